@@ -1,0 +1,39 @@
+"""Complaint Desk: the Flask app factory."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+from bot import config as config_module
+from bot.config import Config
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: Config | dict[str, Any] | str | None = None) -> Flask:
+    """Build the app from a Config, a raw mapping, a TOML path or the default lookup."""
+    if isinstance(config, Config):
+        settings = config
+    elif isinstance(config, dict):
+        settings = config_module.validate(config, "<mapping>")
+    else:
+        settings = config_module.load(config)
+    app = Flask(__name__, instance_relative_config=False)
+    app.config["BOT"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = settings["wechat.max_body_bytes"]
+    from storage.db import get_db
+
+    get_db(settings["storage.path"])  # create and migrate the database before serving
+    for blueprint in _blueprints():
+        app.register_blueprint(blueprint)
+    return app
+
+
+def _blueprints() -> tuple:
+    """Every part of the app, registered in one explicit, ordered place."""
+    from bot import health, webhook
+
+    return (health.blueprint, webhook.blueprint)

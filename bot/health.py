@@ -1,0 +1,26 @@
+"""GET /healthz: 200 and a small JSON status when the database answers."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from flask import Blueprint, current_app, jsonify
+from flask.typing import ResponseReturnValue
+
+from storage.db import get_db
+
+blueprint = Blueprint("health", __name__)
+
+
+@blueprint.get("/healthz")
+def healthz() -> ResponseReturnValue:
+    config = current_app.config["BOT"]
+    try:
+        db = get_db(config["storage.path"])
+        db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()
+        pending = db.execute(
+            "SELECT count(*) FROM outbox WHERE status IN ('pending','sending')"
+        ).fetchone()[0]
+    except sqlite3.Error as error:
+        return jsonify(status="error", database="unreachable", error=str(error)), 503
+    return jsonify(status="ok", database="ok", mode=config.message_mode, outbox_pending=pending)

@@ -1,0 +1,97 @@
+"""Database connections: one per thread and process, WAL, migrated on open.
+
+Like flaskr's db.py, but holding a sqlite-utils ``Database``. Connections are
+cached per (process, thread, path) so gunicorn workers never share one across
+a fork, and every connection gets the same pragmas.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from storage.migrations import MIGRATIONS
+
+BUSY_TIMEOUT_MS = 30_000
+_local = threading.local()
+_migrated: set[tuple[int, str]] = set()
+_migrate_lock = threading.Lock()
+
+
+class StorageError(RuntimeError):
+    """The database cannot be opened or written (disk full, read-only, missing folder)."""
+
+
+def connect(path: str | os.PathLike[str]) -> Database:
+    """A new migrated connection with the project's pragmas."""
+    path = str(path)
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    db = Database(conn)
+    if path != ":memory:":
+        db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA foreign_keys=ON")
+    _migrate_once(db, path)
+    return db
+
+
+def _migrate_once(db: Database, path: str) -> None:
+    key = (os.getpid(), path)
+    if key in _migrated and path != ":memory:":
+        return
+    with _migrate_lock:
+        with write_transaction(db):
+            pass  # take the write lock so two processes never migrate at once
+        MIGRATIONS.apply(db)
+        _migrated.add(key)
+
+
+def get_db(path: str | os.PathLike[str]) -> Database:
+    """The calling thread's connection to ``path``, opened on first use."""
+    cache: dict[tuple[int, str], Database] = _local.__dict__.setdefault("dbs", {})
+    key = (os.getpid(), str(path))
+    db = cache.get(key)
+    if db is None:
+        db = cache[key] = connect(path)
+    return db
+
+
+def close_all() -> None:
+    """Close this thread's cached connections (tests, shutdown)."""
+    cache: dict[tuple[int, str], Database] = _local.__dict__.get("dbs", {})
+    for db in cache.values():
+        db.conn.close()
+    cache.clear()
+
+
+@contextlib.contextmanager
+def write_transaction(db: Database) -> Iterator[Database]:
+    """BEGIN IMMEDIATE: take the write lock up front.
+
+    sqlite-utils' ``atomic()`` begins a deferred transaction; a deferred reader
+    that later writes can fail with SQLITE_BUSY without waiting. Numbering
+    tickets and claiming jobs across processes needs the lock from the start.
+    Nested use falls back to ``atomic()`` savepoints.
+    """
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    else:
+        db.conn.execute("COMMIT")
