@@ -1,0 +1,162 @@
+"""The compiled classifier for one set of rules: one jieba pass, two phrase scans, a decision.
+
+Why the steps are as they are:
+- negation: a complaint word right after 没有/并不/… (same clause) is not evidence (没有刁难);
+- contrast: words after 但是/可是/结果 weigh more, so praise-then-complaint ends as a complaint;
+- NONE wins only when its cues (greetings, thanks, how-to, look-ups, praise) outweigh the
+  complaint evidence, or for spam, or when the only body blamed is not a government one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import jieba
+
+from keywords.matcher import Hit, PhraseMatcher
+from keywords.normalize import normalise
+from keywords.rules import Rules, kind_of
+from keywords.unitpick import UnitPicker
+
+COMPLAINT_KINDS = ("S1", "S2", "S3", "S4", "S5", "S6", "D", "P")
+MIN_SCORE = 1.5  # below this much evidence a message is not treated as a complaint
+
+
+class Engine:
+    """Immutable once built; `run(text)` returns the raw decision for the Classifier."""
+
+    def __init__(self, rules: Rules):
+        self.rules = rules
+        s = rules.settings
+        self.neg_window = int(s.get("negation.window", 4))
+        self.praise_weight = s.get("praise.weight", 1.0)
+        self.contrast_weight = s.get("contrast.after_weight", 1.5)
+        self.spam_weight = s.get("spam.weight", 3.0)
+        km = PhraseMatcher()
+        for t in rules.terms:
+            km.add(t.text, ("kw", t))
+        for t in rules.none_cues:
+            km.add(t.text, ("none", t))
+        for name in ("negation", "praise", "contrast", "spam"):
+            for w in rules.cues[name]:
+                km.add(w, (name, w))
+        self.kind_matcher = km.compile()
+        self.units = UnitPicker(rules)
+
+    def words(self) -> set[str]:
+        """Literal words worth adding to jieba's dictionary so they segment whole."""
+        out = {t.text for t in self.rules.terms if not t.is_pattern and 2 <= len(t.text) <= 8}
+        for u in self.rules.units.all():
+            out.update(a for a in (u.name, *u.aliases, *u.weak) if len(a) >= 2)
+        out.update(s for s in self.rules.services if len(s) >= 2)
+        out.update(w for w in self.rules.cues["nongov"] if len(w) >= 2)
+        return out
+
+    def run(self, text: str) -> dict:
+        norm = normalise(text)
+        tokens = jieba.lcut(norm) if norm else []
+        hits = self.kind_matcher.find(norm, tokens)
+        ev = self._evidence(norm, hits)
+        unit = self.units.pick(norm, tokens)
+        return self._decide(ev, unit)
+
+    def _evidence(self, norm: str, hits: list[Hit]) -> dict:
+        neg_ends: list[int] = []
+        contrast_at = -1
+        scores: dict[str, float] = defaultdict(float)
+        words: dict[str, list[str]] = defaultdict(list)
+        sub: dict[str, float] = defaultdict(float)
+        none = 0.0
+        none_words: list[str] = []
+        praise: list[tuple[int, str]] = []
+        spam: list[str] = []
+        last_kw_end = -1
+        for h in hits:
+            for role, p in h.roles:
+                if role == "negation":
+                    neg_ends.append(h.end)
+                elif role == "contrast":
+                    contrast_at = h.end
+                elif role == "spam":
+                    spam.append(h.text)
+                elif role == "praise":
+                    if not self._negated(norm, h.start, neg_ends):
+                        praise.append((h.start, h.text))
+                elif role == "none":
+                    none += p.weight
+                    none_words.append(h.text)
+                elif role == "kw":
+                    if self._negated(norm, h.start, neg_ends):
+                        continue
+                    w = p.weight * (self.contrast_weight if 0 <= contrast_at <= h.start else 1.0)
+                    k = kind_of(p.section)
+                    scores[k] += w
+                    words[k].append(h.text)
+                    if p.section != k or p.section in ("D", "P"):
+                        sub[p.section] += w
+                    last_kw_end = max(last_kw_end, h.end)
+        # praise only counts against complaints that it follows, not ones that follow it
+        for pos, w in praise:
+            if last_kw_end < 0 or pos > last_kw_end or contrast_at < 0:
+                none += self.praise_weight
+                none_words.append(w)
+        return {"scores": scores, "words": words, "sub": sub, "none": none,
+                "none_words": none_words, "spam": spam, "norm": norm}
+
+    def _negated(self, norm: str, start: int, neg_ends: list[int]) -> bool:
+        for e in reversed(neg_ends):
+            if e > start:
+                continue
+            return start - e <= self.neg_window and "," not in norm[e:start]
+        return False
+
+    def _decide(self, ev: dict, unit: dict) -> dict:
+        scores: dict[str, float] = ev["scores"]
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], COMPLAINT_KINDS.index(kv[0])))
+        top, top_score = ranked[0] if ranked else ("NONE", 0.0)
+        second = ranked[1][1] if len(ranked) > 1 else 0.0
+        none = ev["none"]
+        reason = None
+        if ev["spam"]:
+            reason = "spam"
+        elif top_score < MIN_SCORE:
+            reason = "weak"
+        elif none > top_score:
+            reason = "none-cues"
+        elif unit["nongov"] and not unit["named"]:
+            reason = "nongov"
+        if reason:
+            return self._none(ev, unit, reason, top_score)
+        also = tuple(k for k, v in ranked[1:3] if v >= max(MIN_SCORE + 0.5, 0.6 * top_score))
+        subtype = None
+        if top in ("D", "P"):
+            subs = {k: v for k, v in ev["sub"].items() if k != top and k[0] == top}
+            if subs:
+                subtype = max(sorted(subs), key=lambda k: subs[k])
+        conf = (1 - math.exp(-top_score / 2.5)) * (0.55 + 0.45 * (top_score - second) / top_score)
+        conf *= 1 - min(0.5, none / (top_score + none + 1e-9) * 0.5)
+        matched = tuple(dict.fromkeys(ev["words"][top] + [w for k in also for w in ev["words"][k]]
+                                      + unit["words"]))
+        return {"kind": top, "subtype": subtype, "unit": unit["unit"],
+                "confidence": round(max(0.05, min(0.99, conf)), 3), "matched": matched,
+                "also": also}
+
+    def _none(self, ev: dict, unit: dict, reason: str, top_score: float) -> dict:
+        if reason == "spam":
+            return {"kind": "NONE", "subtype": None, "unit": None, "confidence": 0.95,
+                    "matched": tuple(dict.fromkeys(ev["spam"])), "also": ()}
+        none = ev["none"]
+        words = list(ev["none_words"])
+        u = unit["unit"]
+        if reason == "nongov":
+            words += unit["nongov"]
+            u = None
+            conf = 0.7
+        elif none > 0:
+            conf = (1 - math.exp(-none / 1.5)) * (1 - 0.5 * min(1.0, top_score / (none + 1e-9)))
+        else:
+            conf = 0.5 - min(0.3, top_score / 5)
+        matched = tuple(dict.fromkeys(words + (unit["words"] if u else [])))
+        return {"kind": "NONE", "subtype": None, "unit": u,
+                "confidence": round(max(0.05, min(0.99, conf)), 3), "matched": matched, "also": ()}

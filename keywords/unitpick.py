@@ -1,0 +1,97 @@
+"""Which district unit a message is about.
+
+Evidence, scanned in one pass (longest alias wins, so 国税局 is one mention and 工商银行 is
+a bank, not 工商局): strong aliases (1.0), weak short forms like 住建/环保 (0.7, only in
+lists or before 说/那边), services (0.6: 办房产证 → 区不动产登记中心). The first mention gets a
+bonus; a mention right after 让我去/跑到/转到 is where the citizen was sent, not the unit
+at fault, and a mention near 最慢/卡在 is the one at fault. A township followed directly by
+a unit (横山镇林业站) is a place, not the unit. A bare list of three or more units with
+nothing pointing at one of them gives no unit.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from keywords.matcher import PhraseMatcher
+from keywords.rules import Rules
+
+STRONG, WEAK, SERVICE = 1.0, 0.7, 0.6
+FIRST_BONUS = 1.0
+FAULT_BONUS = 2.0
+WEAK_CONTEXT = ("说", "那边", "这边", "的人", "部门", "那里", "要", "等", "审", "批")
+
+
+class UnitPicker:
+    def __init__(self, rules: Rules):
+        m = PhraseMatcher()
+        kinds = {}
+        for u in rules.units.all():
+            kinds[u.name] = u.kind
+            for a in {u.name, *u.aliases}:
+                m.add(a.lower(), ("alias", u.name))
+            for a in u.weak:
+                m.add(a.lower(), ("weak", u.name))
+        for s, unit in rules.services.items():
+            m.add(s, ("service", unit))
+        for name in ("nongov", "blockers", "sent_to", "fault"):
+            for w in rules.cues[name]:
+                m.add(w, (name, w))
+        self.matcher = m.compile()
+        self.kinds = kinds
+        self.sent_window = int(rules.settings.get("sent_to.window", 3))
+        self.fault_window = int(rules.settings.get("fault.window", 6))
+
+    def pick(self, norm: str, tokens: list[str]) -> dict:
+        hits = self.matcher.find(norm, tokens)
+        mentions = []  # (start, end, text, role, unit)
+        sent_ends, faults, nongov = [], [], []
+        for h in hits:
+            role, p = h.roles[0]
+            if role in ("alias", "weak", "service"):
+                mentions.append([h.start, h.end, h.text, role, p])
+            elif role == "sent_to":
+                sent_ends.append(h.end)
+            elif role == "fault":
+                faults.append((h.start, h.end))
+            elif role == "nongov":
+                nongov.append(h.text)
+        # a township directly followed by another unit is just where that unit sits
+        for a, b in zip(mentions, mentions[1:], strict=False):
+            if (self.kinds.get(a[4]) == "township" and b[0] - a[1] <= 1 and b[3] == "alias"
+                    and self.kinds.get(b[4]) != "township"):
+                a[3] = "place"
+        mentions = [m for m in mentions if m[3] != "place"]
+        n_units = len({m[4] for m in mentions if m[3] != "service"})
+        scores: dict[str, float] = defaultdict(float)
+        roles: dict[str, set] = defaultdict(set)
+        words: dict[str, list[str]] = defaultdict(list)
+        first_done = False
+        for s, e, text, role, unit in mentions:
+            if role == "weak" and n_units < 2 and not norm.startswith(WEAK_CONTEXT, e):
+                continue
+            sent = any(0 <= s - se <= self.sent_window for se in sent_ends)
+            w = {"alias": STRONG, "weak": WEAK, "service": SERVICE}[role]
+            if sent:
+                w *= 0.3
+            elif not first_done:
+                w += FIRST_BONUS
+                first_done = True
+            if any(fs - self.fault_window <= e and s <= fe + self.fault_window
+                   for fs, fe in faults):
+                w += FAULT_BONUS
+                roles[unit].add("fault")
+            scores[unit] += w
+            roles[unit].add("sent" if sent else role)
+            words[unit].append(text)
+        named = any(r in ("alias", "weak") for rs in roles.values() for r in rs)
+        unit = None
+        if scores:
+            ranked = sorted(scores, key=lambda u: -scores[u])
+            unit = ranked[0]
+            rs = roles[unit]
+            listed = [u for u in scores if roles[u] <= {"weak", "sent"}]
+            if rs <= {"weak"} and len(listed) >= 3:
+                unit = None  # a bare list of units, none singled out
+        return {"unit": unit, "words": words.get(unit, []) if unit else [],
+                "named": named, "nongov": nongov}
