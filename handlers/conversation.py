@@ -46,7 +46,7 @@ def rate(ctx: Context, text: str) -> Reply:
         return Reply(say("rate_nothing"))
     rating = rating_from_text(text)
     try:
-        outcome = act(ctx.db, ctx.config, number, "rate", intake.CITIZEN, {"rating": rating},
+        outcome = act(ctx.db, ctx.config, number, "rate", intake.citizen(ctx), {"rating": rating},
                       now=ctx.now)
     except TransitionError:
         return Reply(say("rate_nothing"))

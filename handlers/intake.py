@@ -12,13 +12,17 @@ from keywords import classify, load_taxonomy, load_units
 from storage import clock, tickets
 from storage.lifecycle import Actor, deadline_days
 
-CITIZEN = Actor("citizen", "citizen")
 MIN_COMPLAINT_CHARS = 6
 SKIP_WORDS = frozenset({"跳过", "不知道", "不清楚", "没有", "无", "不记得", "算了", "不留", "skip"})
 TIME_HINT = re.compile(r"昨天|今天|前天|上周|上个?月|本月|这个月|\d+月|\d+号|\d+日|早上|上午|中午|"
                        r"下午|晚上|周[一二三四五六日天末]|星期|礼拜|年初|年底|去年|今年|\d{1,2}[:：点]")
 PHONE = re.compile(r"(?<!\d)(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})(?!\d)")
 FOLLOW_UPS = (State.ASK_UNIT, State.ASK_TIME, State.ASK_PHONE)
+
+
+def citizen(ctx: Context) -> Actor:
+    """The sender as an actor: citizens act only on their own tickets."""
+    return Actor(ctx.openid, "citizen")
 
 
 def take_complaint(ctx: Context, text: str, *, insist: bool = False) -> Reply:
@@ -30,7 +34,7 @@ def take_complaint(ctx: Context, text: str, *, insist: bool = False) -> Reply:
         return Reply(say("too_short"), State.AWAIT_COMPLAINT)
     repeat = find_repeat(ctx, text, result.kind, result.unit)
     if repeat:
-        act(ctx.db, ctx.config, repeat, "supplement", CITIZEN, {"note": f"并单：{text}"},
+        act(ctx.db, ctx.config, repeat, "supplement", citizen(ctx), {"note": f"并单：{text}"},
             now=ctx.now)
         ctx.ticket_number = repeat
         return Reply(say("merged", number=repeat))
@@ -159,7 +163,7 @@ def supplement(ctx: Context, text: str) -> Reply:
     if not open_tickets:
         return Reply(say("supplement_no_ticket"))
     number = open_tickets[0]["number"]
-    act(ctx.db, ctx.config, number, "supplement", CITIZEN, {"note": text[:2000]}, now=ctx.now)
+    act(ctx.db, ctx.config, number, "supplement", citizen(ctx), {"note": text[:2000]}, now=ctx.now)
     ctx.ticket_number = number
     return Reply(say("supplement_added", number=number))
 

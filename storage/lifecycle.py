@@ -73,7 +73,7 @@ class TransitionError(Exception):
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts: a username (or 'citizen'/'system'), a role, and a unit for unit accounts."""
+    """Who acts: a username (a citizen's OpenID, or 'system'), a role, a unit for unit accounts."""
 
     name: str
     role: str
@@ -97,6 +97,8 @@ def can_see(actor: Actor, ticket: dict[str, Any]) -> bool:
     if actor.role == "unit":
         return (ticket["unit"] == actor.unit and ticket["kind"] != "S6"
                 and "discipline" not in ticket["flags"])
+    if actor.role == "citizen":
+        return ticket["openid"] == actor.name
     return False
 
 
