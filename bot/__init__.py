@@ -27,9 +27,17 @@ def create_app(config: Config | dict[str, Any] | str | None = None) -> Flask:
     from storage.db import get_db
 
     get_db(settings["storage.path"])  # create and migrate the database before serving
+    _warm_up()
     for blueprint in _blueprints():
         app.register_blueprint(blueprint)
     return app
+
+
+def _warm_up() -> None:
+    """Load the classifier (jieba's dictionary, keyword files) before the first message."""
+    from keywords import classify
+
+    classify("预热")
 
 
 def _blueprints() -> tuple:
