@@ -38,7 +38,7 @@ class Engine:
             km.add(t.text, ("kw", t))
         for t in rules.none_cues:
             km.add(t.text, ("none", t))
-        for name in ("negation", "praise", "contrast", "spam"):
+        for name in ("negation", "rhetorical", "praise", "contrast", "spam"):
             for w in rules.cues[name]:
                 km.add(w, (name, w))
         self.kind_matcher = km.compile()
@@ -124,7 +124,7 @@ class Engine:
             reason = "weak"
         elif none > top_score:
             reason = "none-cues"
-        elif unit["nongov"] and not unit["named"]:
+        elif unit["nongov"] and unit["unit"] is None:
             reason = "nongov"
         if reason:
             return self._none(ev, unit, reason, top_score)

@@ -94,7 +94,7 @@ class PhraseMatcher:
         kept: list[Hit] = []
         max_end = -1
         for h in raw:
-            if h.end > max_end:
+            if h.end > max_end or (kept and (h.start, h.end) == (kept[-1].start, kept[-1].end)):
                 kept.append(h)
-                max_end = h.end
+                max_end = max(max_end, h.end)
         return kept

@@ -16,7 +16,7 @@ from keywords.units import UnitsDirectory, parse_units
 
 MAX_WEIGHT = 5.0
 SECTIONS = tuple(c for c in KIND_CODES if c != "NONE") + SUBTYPE_CODES
-CUE_LISTS = ("negation", "praise", "contrast", "spam", "nongov", "blockers", "sent_to", "fault")
+CUE_LISTS = ("negation", "rhetorical", "praise", "contrast", "spam", "nongov", "blockers", "sent_to", "fault")
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ from keywords.rules import Rules
 STRONG, WEAK, SERVICE = 1.0, 0.7, 0.6
 FIRST_BONUS = 1.0
 FAULT_BONUS = 2.0
-WEAK_CONTEXT = ("说", "那边", "这边", "的人", "部门", "那里", "要", "等", "审", "批")
+LISTED = 0.4  # a unit only named in an enumeration (住建、消防、环保)
+WEAK_CONTEXT = ("说", "那边", "这边", "的人", "部门", "那里", "要", "等", "审", "批", "来", "又",
+                "执法", "窗口", "的意见")
 
 
 class UnitPicker:
@@ -42,6 +44,15 @@ class UnitPicker:
         self.sent_window = int(rules.settings.get("sent_to.window", 3))
         self.fault_window = int(rules.settings.get("fault.window", 6))
 
+    @staticmethod
+    def _first(live: list) -> tuple[int, int] | None:
+        """The mention that gets the first-mention bonus: named before weak before service."""
+        for want in ("alias", "weak", "service"):
+            for s, e, _text, role, _unit, sent, listed in live:
+                if role == want and not sent and not listed:
+                    return (s, e)
+        return None
+
     def pick(self, norm: str, tokens: list[str]) -> dict:
         hits = self.matcher.find(norm, tokens)
         mentions = []  # (start, end, text, role, unit)
@@ -56,33 +67,44 @@ class UnitPicker:
                 faults.append((h.start, h.end))
             elif role == "nongov":
                 nongov.append(h.text)
+        # overlapping mentions (横山镇政府|政府办): the earlier, already longest one stands;
         # a township directly followed by another unit is just where that unit sits
         for a, b in zip(mentions, mentions[1:], strict=False):
-            if (self.kinds.get(a[4]) == "township" and b[0] - a[1] <= 1 and b[3] == "alias"
-                    and self.kinds.get(b[4]) != "township"):
+            if b[0] < a[1]:
+                b[3] = "place"
+            elif (self.kinds.get(a[4]) == "township" and b[0] - a[1] <= 1 and b[3] == "alias"
+                    and self.kinds.get(b[4]) != "township" and a[3] != "place"):
                 a[3] = "place"
         mentions = [m for m in mentions if m[3] != "place"]
         n_units = len({m[4] for m in mentions if m[3] != "service"})
+        has_named = any(m[3] == "alias" for m in mentions)
         scores: dict[str, float] = defaultdict(float)
         roles: dict[str, set] = defaultdict(set)
         words: dict[str, list[str]] = defaultdict(list)
-        first_done = False
+        live = []
         for s, e, text, role, unit in mentions:
             if role == "weak" and n_units < 2 and not norm.startswith(WEAK_CONTEXT, e):
                 continue
             sent = any(0 <= s - se <= self.sent_window for se in sent_ends)
+            listed = role != "service" and (norm[s - 1:s] == "、" or norm[e:e + 1] == "、")
+            live.append((s, e, text, role, unit, sent, listed))
+        first = self._first(live)
+        for s, e, text, role, unit, sent, listed in live:
             w = {"alias": STRONG, "weak": WEAK, "service": SERVICE}[role]
             if sent:
                 w *= 0.3
-            elif not first_done:
+            elif listed:
+                w = LISTED
+            elif role == "service" and has_named:
+                w *= 0.5  # a named unit beats an implied one
+            if (s, e) == first:
                 w += FIRST_BONUS
-                first_done = True
             if any(fs - self.fault_window <= e and s <= fe + self.fault_window
                    for fs, fe in faults):
                 w += FAULT_BONUS
                 roles[unit].add("fault")
             scores[unit] += w
-            roles[unit].add("sent" if sent else role)
+            roles[unit].add("sent" if sent else "listed" if listed else role)
             words[unit].append(text)
         named = any(r in ("alias", "weak") for rs in roles.values() for r in rs)
         unit = None
@@ -90,8 +112,8 @@ class UnitPicker:
             ranked = sorted(scores, key=lambda u: -scores[u])
             unit = ranked[0]
             rs = roles[unit]
-            listed = [u for u in scores if roles[u] <= {"weak", "sent"}]
-            if rs <= {"weak"} and len(listed) >= 3:
+            listed = [u for u in scores if roles[u] <= {"listed", "sent"}]
+            if rs <= {"listed", "sent"} and len(listed) >= 3:
                 unit = None  # a bare list of units, none singled out
         return {"unit": unit, "words": words.get(unit, []) if unit else [],
                 "named": named, "nongov": nongov}
