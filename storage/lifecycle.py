@@ -3,7 +3,8 @@
 ``TRANSITIONS[action]`` maps each role allowed to take the action to the
 statuses it may be taken from, and the status it leads to (``None`` = the
 status stays). A role missing from an action's table gets 403; a status
-missing from it gets 409. Every change is an event row.
+missing from it gets 409. Every change is an event row. The full table is
+written out for people in docs/api.md.
 """
 
 from __future__ import annotations
@@ -27,7 +28,12 @@ STATUS_LABELS = {
 }
 ROLES = ("office", "unit", "leader", "admin", "citizen", "system")
 OFFICE_ROLES = ("office", "admin")
+STAFF_ROLES = ("office", "unit", "leader", "admin")
+IN_HAND = frozenset({"dispatched", "accepted", "reopened"})  # a unit's clock is running
 RATINGS = {"satisfied": "满意", "basically": "基本满意", "unsatisfied": "不满意"}
+MAX_EXTENSION_DAYS = 30
+INTERNAL_ACTIONS = frozenset({"note", "request_extension", "overdue", "escalate", "remind",
+                              "refer"})
 
 
 @dataclass(frozen=True)
@@ -41,21 +47,18 @@ class Rule:
 
 
 TRANSITIONS: dict[str, Rule] = {
-    "dispatch": Rule((*OFFICE_ROLES, "system"), frozenset({"received", "returned", "dispatched",
-                                              "accepted", "reopened"}), "dispatched", ("unit",)),
+    "dispatch": Rule((*OFFICE_ROLES, "system"),
+                     frozenset({"received", "returned"}) | IN_HAND, "dispatched", ("unit",)),
     "accept": Rule(("unit",), frozenset({"dispatched", "reopened"}), "accepted"),
-    "return": Rule(("unit",), frozenset({"dispatched", "accepted", "reopened"}), "returned",
-                   ("note",)),
+    "return": Rule(("unit",), IN_HAND, "returned", ("note",)),
     "answer": Rule(("unit", *OFFICE_ROLES), frozenset({"accepted", "reopened"}), "answered",
                    ("note",)),
     "reject": Rule(OFFICE_ROLES, frozenset({"received", "returned", "dispatched"}), "rejected",
                    ("note",)),
     "reclassify": Rule(OFFICE_ROLES, OPEN, None, ("kind",)),
     "note": Rule(("unit", *OFFICE_ROLES), OPEN | {"closed", "rejected"}, None, ("note",)),
-    "request_extension": Rule(("unit",), frozenset({"dispatched", "accepted", "reopened"}), None,
-                              ("note",)),
-    "approve_extension": Rule(OFFICE_ROLES, frozenset({"dispatched", "accepted", "reopened"}),
-                              None),
+    "request_extension": Rule(("unit",), IN_HAND, None, ("note",)),
+    "approve_extension": Rule(OFFICE_ROLES, IN_HAND, None),
     "rate": Rule(("citizen",), frozenset({"answered"}), None, ("rating",)),
     "supplement": Rule(("citizen",), OPEN, None, ("note",)),
     "close": Rule(("system", *OFFICE_ROLES), frozenset({"answered"}), "closed"),
@@ -73,7 +76,7 @@ class TransitionError(Exception):
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts: a username (a citizen's OpenID, or 'system'), a role, a unit for unit accounts."""
+    """Who acts: a username (or 'citizen'/'system'), a role, and a unit for unit accounts."""
 
     name: str
     role: str
@@ -90,15 +93,23 @@ class Outcome:
     note: str | None
 
 
+def is_discipline(ticket: dict[str, Any]) -> bool:
+    """An S6 corruption report: referred to 区纪委, never shown to any unit."""
+    return ticket["kind"] == "S6" or "discipline" in (ticket.get("flags") or [])
+
+
 def can_see(actor: Actor, ticket: dict[str, Any]) -> bool:
-    """The visibility rule shared by API and console: units see only their own, never S6."""
-    if actor.role in ("office", "admin", "leader", "system"):
+    """The visibility rule shared by API, console and chat.
+
+    A unit sees a ticket once it was dispatched to it (a ticket still waiting
+    for the office is not the unit's yet), never a discipline referral. The
+    chat handlers act as ``citizen`` only on the sender's own tickets.
+    """
+    if actor.role in ("office", "admin", "leader", "system", "citizen"):
         return True
     if actor.role == "unit":
-        return (ticket["unit"] == actor.unit and ticket["kind"] != "S6"
-                and "discipline" not in ticket["flags"])
-    if actor.role == "citizen":
-        return ticket["openid"] == actor.name
+        return (bool(actor.unit) and ticket["unit"] == actor.unit
+                and bool(ticket.get("dispatched_at")) and not is_discipline(ticket))
     return False
 
 
@@ -153,9 +164,22 @@ def transition(
         tickets.update_ticket(db, before["id"], **fields)
         note = _event_note(action, params)
         tickets.add_event(db, before["id"], actor.name, actor.role, action, before["status"],
-                          to_status, note, internal=action == "note", now=moment)
+                          to_status, note, internal=action in INTERNAL_ACTIONS, now=moment)
+        if action == "reclassify":
+            _record_correction(db, before, params, actor, moment)
         after = tickets.get_ticket(db, number)
     return Outcome(action, before, after, note)
+
+
+def _record_correction(db: Database, ticket: dict[str, Any], params: dict[str, Any],
+                       actor: Actor, moment: datetime) -> None:
+    """Keep the office's correction so ``keywords suggest`` can learn from it."""
+    db.execute(
+        "INSERT INTO corrections (number, text, old_kind, new_kind, old_subtype, new_subtype,"
+        " actor, at) VALUES (?,?,?,?,?,?,?,?)",
+        [ticket["number"], ticket["text"], ticket["kind"], params["kind"], ticket["subtype"],
+         params.get("subtype"), actor.name, clock.iso(moment)],
+    )
 
 
 def _event_note(action: str, params: dict[str, Any]) -> str | None:
@@ -165,6 +189,9 @@ def _event_note(action: str, params: dict[str, Any]) -> str | None:
         return f"改为 {params['kind']}" + (f"/{params['subtype']}" if params.get("subtype") else "")
     if action == "rate":
         return RATINGS.get(params["rating"], params["rating"])
+    if action in ("request_extension", "approve_extension") and params.get("days"):
+        days = f"{params['days']}个工作日"
+        return f"{days}：{params['note']}" if params.get("note") else days
     return params.get("note")
 
 
@@ -181,30 +208,67 @@ def _effects(
     to_status = rule.to_status or ticket["status"]
     fields: dict[str, Any] = {}
     if action == "dispatch":
-        if ticket["kind"] == "S6" or "discipline" in ticket["flags"]:
-            raise TransitionError(409, "吃拿卡要线索移送区纪委，不派给被反映单位")
-        sign_days, answer_days = deadline_days(config, ticket["kind"])
-        fields.update(unit=params["unit"], dispatched_at=stamp, signed_at=None, overdue=0,
-                      sign_due_at=clock.iso(add_working_days(moment, sign_days)),
-                      due_at=clock.iso(add_working_days(moment, answer_days)),
-                      escalated_at=None, alerted_at=None, reminded_at=None)
+        fields = _dispatch(ticket, params, config, moment)
     elif action == "accept":
-        fields["signed_at"] = stamp
+        late = bool(ticket["due_at"]) and ticket["due_at"] < stamp
+        fields.update(signed_at=stamp, overdue=int(late))
     elif action == "answer":
         fields.update(answer=params["note"], answered_at=stamp, overdue=0)
     elif action in ("reject", "close"):
         fields["closed_at"] = stamp
     elif action == "reclassify":
-        fields.update(kind=params["kind"], subtype=params.get("subtype"))
-        if params["kind"] == "S6":
-            fields["flags"] = sorted(set(ticket["flags"]) | {"discipline"})
-    elif action == "approve_extension":
-        days = int(params.get("days") or 5)
-        base = clock.parse(ticket["due_at"]) if ticket["due_at"] else moment
-        fields.update(due_at=clock.iso(add_working_days(base, days)), overdue=0)
+        to_status = _reclassify(ticket, params, fields)
+    elif action in ("request_extension", "approve_extension"):
+        days = extension_days(params)
+        if action == "approve_extension":
+            base = max(clock.parse(ticket["due_at"]), moment) if ticket["due_at"] else moment
+            fields.update(due_at=clock.iso(add_working_days(base, days)), **_fresh_clock())
     elif action == "rate":
         to_status = _rate(ticket, params, config, moment, fields)
     return fields, to_status
+
+
+def _fresh_clock() -> dict[str, Any]:
+    """A new deadline: not overdue, and reminders and escalations may happen again."""
+    return {"overdue": 0, "reminded_at": None, "escalated_at": None, "alerted_at": None}
+
+
+def _dispatch(ticket: dict[str, Any], params: dict[str, Any], config: dict[str, Any],
+              moment: datetime) -> dict[str, Any]:
+    """Send to a unit; the clock starts now (sign and answer deadlines in working days)."""
+    if is_discipline(ticket):
+        raise TransitionError(409, "吃拿卡要线索移送区纪委，不派给被反映单位")
+    sign_days, answer_days = deadline_days(config, ticket["kind"])
+    return {"unit": params["unit"], "dispatched_at": clock.iso(moment), "signed_at": None,
+            "sign_due_at": clock.iso(add_working_days(moment, sign_days)),
+            "due_at": clock.iso(add_working_days(moment, answer_days)), **_fresh_clock()}
+
+
+def _reclassify(ticket: dict[str, Any], params: dict[str, Any], fields: dict[str, Any]) -> str:
+    """New kind; becoming S6 pulls the ticket back from any unit for referral to 区纪委."""
+    kind = params["kind"]
+    flags = set(ticket["flags"]) - {"discipline"}
+    if kind == "S6":
+        flags.add("discipline")
+    fields.update(kind=kind, subtype=params.get("subtype"), flags=sorted(flags))
+    if "lead_units" in params:
+        fields["lead_units"] = list(params["lead_units"])
+    if kind == "S6" and ticket["status"] != "received":
+        fields.update(sign_due_at=None, due_at=None, **_fresh_clock())
+        return "received"
+    return ticket["status"]
+
+
+def extension_days(params: dict[str, Any]) -> int:
+    """Working days asked for or granted: a whole number from 1 to 30 (default 5)."""
+    days = params.get("days")
+    if days in (None, ""):
+        return 5
+    if isinstance(days, bool) or not str(days).isdigit():
+        raise TransitionError(400, "days 必须是 1 到 30 的整数")
+    if not 1 <= int(days) <= MAX_EXTENSION_DAYS:
+        raise TransitionError(400, "days 必须是 1 到 30 的整数")
+    return int(days)
 
 
 def _rate(ticket: dict[str, Any], params: dict[str, Any], config: dict[str, Any],
@@ -215,8 +279,8 @@ def _rate(ticket: dict[str, Any], params: dict[str, Any], config: dict[str, Any]
     fields["rating"] = rating
     if rating == "unsatisfied":
         _, answer_days = deadline_days(config, ticket["kind"])
-        fields.update(due_at=clock.iso(add_working_days(moment, answer_days)), overdue=0,
-                      answered_at=None)
+        fields.update(due_at=clock.iso(add_working_days(moment, answer_days)),
+                      answered_at=None, **_fresh_clock())
         return "reopened"
     fields["closed_at"] = clock.iso(moment)
     return "closed"
@@ -228,6 +292,16 @@ def is_overdue(ticket: dict[str, Any], now: datetime) -> bool:
     if ticket["status"] == "dispatched" and ticket.get("sign_due_at"):
         if ticket["sign_due_at"] < stamp:
             return True
-    if ticket["status"] in ("dispatched", "accepted", "reopened") and ticket.get("due_at"):
+    if ticket["status"] in IN_HAND and ticket.get("due_at"):
         return ticket["due_at"] < stamp
     return False
+
+
+def pending_extension(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The unit's latest extension request not yet followed by a decision or new dispatch."""
+    for event in reversed(events):
+        if event["action"] in ("approve_extension", "dispatch"):
+            return None
+        if event["action"] == "request_extension":
+            return event
+    return None
