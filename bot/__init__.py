@@ -42,6 +42,7 @@ def _warm_up() -> None:
 
 def _blueprints() -> tuple:
     """Every part of the app, registered in one explicit, ordered place."""
-    from bot import health, webhook
+    from bot import console, health, webhook
 
-    return (health.blueprint, webhook.blueprint)
+    return (health.blueprint, webhook.blueprint,
+            console.blueprint)
