@@ -13,9 +13,10 @@ def _registrars() -> tuple:
     """Modules that add subcommands, in the order ``--help`` lists them."""
     import keywords.cli
 
-    from bot import fake_wechat, serve, simulate
+    from bot import backup, fake_wechat, serve, simulate
 
-    return (serve.register, keywords.cli.register, simulate.register, fake_wechat.register)
+    return (serve.register, keywords.cli.register, simulate.register, fake_wechat.register,
+            backup.register)
 
 
 def build_parser() -> argparse.ArgumentParser:
