@@ -9,6 +9,7 @@ written out for people in docs/api.md.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -147,8 +148,13 @@ def transition(
     *,
     config: dict[str, Any] | None = None,
     now: datetime | None = None,
+    prepare: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None,
 ) -> Outcome:
-    """Apply one action atomically: check the rule, change the ticket, write the event."""
+    """Apply one action atomically: check the rule, change the ticket, write the event.
+
+    ``prepare(ticket, params)`` may check and complete the parameters once the
+    role and status are known to be allowed (so a forbidden role gets 403, not 400).
+    """
     params = params or {}
     config = config or {}
     moment = now or clock.now()
@@ -157,6 +163,8 @@ def transition(
         if before is None or not can_see(actor, before):
             raise TransitionError(404, f"工单 {number} 不存在")
         rule = check(actor, before, action, params)
+        if prepare is not None:
+            params = prepare(before, params)
         fields, to_status = _effects(before, action, rule, params, config, moment)
         if to_status != before["status"]:
             fields["status"] = to_status
