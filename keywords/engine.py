@@ -55,7 +55,8 @@ class Engine:
 
     def run(self, text: str) -> dict:
         norm = normalise(text)
-        tokens = jieba.lcut(norm) if norm else []
+        # HMM off: every domain word is in the dictionary, new-word guessing adds nothing here
+        tokens = jieba.lcut(norm, HMM=False) if norm else []
         hits = self.kind_matcher.find(norm, tokens)
         ev = self._evidence(norm, hits)
         unit = self.units.pick(norm, tokens)

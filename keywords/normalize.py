@@ -34,20 +34,16 @@ def _t2s() -> opencc.OpenCC:
     return _converter
 
 
-def _is_symbol(ch: str) -> bool:
-    """Emoji and pictographs (So), surrogates and private-use characters carry no words."""
-    cat = unicodedata.category(ch)
-    return cat in ("So", "Cs", "Co", "Sk")
+# emoji, pictographs, dingbats, arrows, box drawing, private use: they carry no words
+_SYMBOLS = re.compile("[\u2190-\u21ff\u2300-\u23ff\u2460-\u27bf\u2b00-\u2bff\ue000-\uf8ff"
+                      "\U0001f000-\U0001faff\U000e0000-\U000e007f]")
 
 
 def normalise(text: str) -> str:
     """Return the canonical form used for every match (keywords, units, cues)."""
     t = unicodedata.normalize("NFKC", text or "")
-    if any(ord(c) > 0x2E7F for c in t):
-        t = _t2s().convert(t)
-    t = t.lower()
-    if any(ord(c) > 0x2000 and _is_symbol(c) for c in t):
-        t = "".join(c for c in t if not _is_symbol(c))
+    t = _t2s().convert(t).lower()
+    t = _SYMBOLS.sub("", t)
     t = _DROP.sub("", t)
     t = _BREAKS.sub(",", t)
     t = _MULTI_COMMA.sub(",", t)
