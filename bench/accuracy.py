@@ -100,7 +100,8 @@ def table(columns: dict[str, dict]) -> str:
     rows = [("lines", lambda m: str(m["n"])), ("kind accuracy", lambda m: fmt(m["acc"])),
             ("macro-F1", lambda m: fmt(m["macro"])), ("sub-type accuracy", lambda m: fmt(m["sub"])),
             ("unit accuracy", lambda m: fmt(m["unit"])),
-            ("unit named where none", lambda m: "—" if m["spurious"] is None else str(m["spurious"]))]
+            ("unit named where none",
+             lambda m: "—" if m["spurious"] is None else str(m["spurious"]))]
     for label, f in rows:
         lines.append(f"| {label} | " + " | ".join(f(columns[c]) for c in names) + " |")
     return "\n".join(lines)

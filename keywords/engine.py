@@ -129,7 +129,7 @@ class Engine:
             reason = "nongov"
         if reason:
             return self._none(ev, unit, reason, top_score)
-        also = tuple(k for k, v in ranked[1:3] if v >= max(MIN_SCORE + 0.5, 0.6 * top_score))
+        also = tuple(k for k, v in ranked[1:3] if v >= max(2.5, 0.45 * top_score))
         subtype = None
         if top in ("D", "P"):
             subs = {k: v for k, v in ev["sub"].items() if k != top and k[0] == top}

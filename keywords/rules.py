@@ -16,7 +16,8 @@ from keywords.units import UnitsDirectory, parse_units
 
 MAX_WEIGHT = 5.0
 SECTIONS = tuple(c for c in KIND_CODES if c != "NONE") + SUBTYPE_CODES
-CUE_LISTS = ("negation", "rhetorical", "praise", "contrast", "spam", "nongov", "blockers", "sent_to", "fault")
+CUE_LISTS = ("negation", "rhetorical", "praise", "contrast", "spam", "nongov", "blockers",
+             "sent_to", "fault")
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,8 @@ def _read_cues(tf: TomlFile, problems: list[str]) -> tuple[dict, list[Term], dic
         elif text.startswith("re:") and (msg := _pattern_problem(text)):
             problems.append(f"{where}: {msg}")
         else:
-            none_terms.append(Term(text if text.startswith("re:") else text.lower(), "NONE", w, where))
+            key = text if text.startswith("re:") else text.lower()
+            none_terms.append(Term(key, "NONE", w, where))
     if not none_terms:
         problems.append(f"{tf.path}: kind NONE has no cues in [none]")
     return cues, none_terms, settings

@@ -16,8 +16,9 @@ import jieba
 from keywords.normalize import normalise
 from keywords.rules import Rules, kind_of
 
-STOP = set("的 了 是 我 你 他 她 们 在 就 都 也 还 又 和 跟 给 让 说 要 有 没 不 这 那 个 吗 呢 啊 吧 "
-           "一 去 来 到 把 被 着 过 么 什么 我们 你们 他们 一个 这个 那个 就是 还是 已经 现在 "
+STOP = set("的 了 是 我 你 他 她 们 在 就 都 也 还 又 和 跟 给 让 说 要 有 没 不 这 那 个 "
+           "吗 呢 啊 吧 一 去 来 到 把 被 着 过 么 什么 我们 你们 他们 一个 这个 那个 就是 "
+           "还是 已经 现在 "
            "今天 时候 可以 没有 不是 因为 所以 但是 然后 自己 一下 怎么 为什么".split())
 
 
@@ -29,7 +30,8 @@ def read_corrections(db_path: str | Path) -> list[tuple[str, str]]:
     """(text, new_kind) for every correction that sets a kind."""
     con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     try:
-        row = con.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='corrections'")
+        row = con.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name='corrections'")
         if row.fetchone() is None:
             raise MissingTable(f"{db_path} has no table 'corrections'")
         rows = con.execute("SELECT text, new_kind FROM corrections WHERE new_kind IS NOT NULL "

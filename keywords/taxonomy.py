@@ -4,7 +4,8 @@ Accessors::
 
     tax = load_taxonomy()
     tax.kinds                 # {"S1": Kind(...), ..., "NONE": Kind(...)} in plan order
-    tax.kind("S3").name       # "刁难粗暴"; also .group (group name), .group_code, .explain, .lead_units
+    tax.kind("S3").name       # "刁难粗暴"; also .group (group name), .group_code,
+                              # .explain (for citizens), .lead_units (canonical names)
     tax.subtypes              # {"D1": "未制定…", ..., "P9": "…"}
     tax.subtype_name("D5")    # name of one sub-type
     tax.subtypes_of("D")      # ["D1", ..., "D6"]

@@ -32,7 +32,7 @@ class TomlFile:
             raise DataError([f"{path}: {exc}"]) from exc
 
     def line_of(self, needle: str, section: str | None = None) -> int:
-        """1-based line of the first line mentioning `needle` (after `section`'s header); 0 if none."""
+        """1-based line of the first line with `needle` (after `section`'s header); 0 if none."""
         start = 0
         if section is not None:
             for i, line in enumerate(self.lines):
@@ -42,7 +42,8 @@ class TomlFile:
                     break
         quoted = (f'"{needle}"', f"'{needle}'")
         for i in range(start, len(self.lines)):
-            if any(q in self.lines[i] for q in quoted) or (section is None and needle in self.lines[i]):
+            line = self.lines[i]
+            if any(q in line for q in quoted) or (section is None and needle in line):
                 return i + 1
         return start + 1 if section is not None else 0
 
