@@ -42,7 +42,7 @@ def _warm_up() -> None:
 
 def _blueprints() -> tuple:
     """Every part of the app, registered in one explicit, ordered place."""
-    from bot import console, health, webhook
+    from bot import api, console, health, webhook
 
     return (health.blueprint, webhook.blueprint,
-            console.blueprint)
+            console.blueprint, api.blueprint)
