@@ -12,11 +12,10 @@ from bot.config import ConfigError
 def _registrars() -> tuple:
     """Modules that add subcommands, in the order ``--help`` lists them."""
     import keywords.cli
-
-    from bot import backup, fake_wechat, serve, simulate
+    from bot import admin_cli, backup, fake_wechat, serve, simulate
 
     return (serve.register, keywords.cli.register, simulate.register, fake_wechat.register,
-            backup.register)
+            backup.register, admin_cli.register)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,4 +17,9 @@ def deliver_outbox(settings: Config) -> None:
 
 def extra_jobs(settings: Config) -> list[tuple[str, Any, dict[str, Any]]]:
     """Sweep and digests, added by their modules (empty until they exist)."""
-    return []
+    from bot import sweep
+
+    return [
+        ("sweep", sweep.scheduled,
+         {"trigger": "interval", "minutes": settings["scheduler.sweep_minutes"]}),
+    ]
