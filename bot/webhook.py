@@ -1,28 +1,36 @@
 """POST/GET /wechat: signature → decrypt → parse → keep → handle → reply.
 
-The message is kept and handled in one write transaction: a retry either
-finds the stored reply or waits for the first delivery to commit. A
-handler crash rolls back its partial work, keeps the message as failed and
-answers with an apology.
+The message is committed to the inbox before any handler runs, so nothing a
+handler (or a killed worker) does can lose it. The delivery that inserted the
+row handles it; a retried delivery of the same key (also one arriving at the
+same moment from another worker) waits for that reply and returns it, so a
+retry never creates a second ticket. A handler crash rolls back the handler's
+partial work, marks the message ``failed`` and answers with an apology.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+import time
+from typing import Any
 
 from flask import Blueprint, Response, current_app, request
+from sqlite_utils import Database
 from wechatpy.crypto import WeChatCrypto
 
 from bot import wxprotocol
 from bot.wxprotocol import ProtocolError
 from handlers import handle, new_context
+from handlers.context import Incoming
 from handlers.texts import say
 from storage import clock, inbox, outbox
 from storage.db import get_db, write_transaction
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("webhook", __name__)
+RETRY_WAIT_SECONDS = 4.0    # WeChat gives up on a delivery after 5 s
+RETRY_POLL_SECONDS = 0.05
 
 
 def _crypto() -> WeChatCrypto | None:
@@ -48,58 +56,101 @@ def verify() -> Response:
 
 @blueprint.post("/wechat")
 def receive() -> Response:
+    started = time.monotonic()
     config = current_app.config["BOT"]
+    limit = config["wechat.max_body_bytes"]
+    if request.content_length is not None and request.content_length > limit:
+        raise ProtocolError(413, "body too large")
     crypto = _crypto()
-    body = request.get_data(cache=False)
+    body = request.get_data(cache=False)  # MAX_CONTENT_LENGTH stops chunked bodies too
     envelope = wxprotocol.unwrap(
         body, request.args.to_dict(), crypto, config.message_mode, config["wechat.token"],
         config["wechat.plaintext_max_age_seconds"],
     )
     message = wxprotocol.parse(envelope.xml)
     incoming = wxprotocol.to_incoming(message)
-    text = answer(incoming, envelope.xml.decode("utf-8", "replace"))
+    text = answer(incoming, envelope.xml.decode("utf-8"))
     xml = wxprotocol.render(message, text, envelope, crypto)
+    log.info("message %s (%s, %s) answered in %.0f ms", incoming.key, incoming.msg_type,
+             "aes" if envelope.encrypted else "plain", (time.monotonic() - started) * 1000)
     return Response(xml, mimetype="application/xml" if text else "text/plain")
 
 
-def answer(incoming, raw: str) -> str:  # noqa: ANN001
+def answer(incoming: Incoming, raw: str) -> str:
     """Keep and handle one message exactly once; return the passive reply text."""
     config = current_app.config["BOT"]
-    db = get_db(config["storage.path"])
-    now = clock.now()
+    try:
+        db = get_db(config["storage.path"])
+        first = _keep(db, incoming, raw)
+    except sqlite3.Error as error:
+        log.error("cannot store message %s: %s", incoming.key, error)
+        return say("storage_unavailable")
+    if not first:
+        log.info("retried delivery %s: stored reply returned", incoming.key)
+        return _stored_reply(db, incoming)
+    return _handle(db, config, incoming)
+
+
+def _keep(db: Database, incoming: Incoming, raw: str) -> bool:
+    """Commit the message as ``new``; False when this key was already kept (a retry)."""
+    with write_transaction(db):
+        if inbox.find(db, incoming.key) is not None:
+            return False
+        inbox.keep(db, incoming.key, incoming.openid, incoming.msg_type, raw, clock.now())
+    return True
+
+
+def _stored_reply(db: Database, incoming: Incoming) -> str:
+    """The first delivery's reply, waiting while it is still being handled."""
+    deadline = time.monotonic() + RETRY_WAIT_SECONDS
+    kept = inbox.find(db, incoming.key)
+    while kept is not None and kept["status"] == "new" and time.monotonic() < deadline:
+        time.sleep(RETRY_POLL_SECONDS)
+        kept = inbox.find(db, incoming.key)
+    if kept is None or kept["openid"] != incoming.openid:
+        log.warning("message key %s reused by another sender: no reply", incoming.key)
+        return ""
+    return kept["reply"] or ""
+
+
+def _handle(db: Database, config: Any, incoming: Incoming) -> str:
+    """Run the conversation in one transaction; a crash keeps the message as failed."""
     try:
         with write_transaction(db):
-            kept = inbox.find(db, incoming.key)
-            if kept is not None:
-                log.info("retried delivery %s: stored reply returned", incoming.key)
-                return kept["reply"] or ""
-            inbox.keep(db, incoming.key, incoming.openid, incoming.msg_type, raw, now)
             try:
-                with db.atomic():
-                    ctx = new_context(incoming, db, config, now)
-                    text = handle(ctx)
-                    reply = _passive_part(db, config, incoming, text, ctx.ticket_number)
-            except Exception:
+                with db.atomic():  # a savepoint: a crash undoes the handler's writes only
+                    ctx = new_context(incoming, db, config, clock.now())
+                    reply = _passive_part(db, config, incoming, handle(ctx), ctx.ticket_number)
+            except Exception as error:  # any handler bug: the citizen still gets an answer
                 log.exception("handler failed for message %s", incoming.key)
-                reply = say("apology")
-                db.execute("UPDATE messages SET status='failed', error=?, reply=? WHERE key=?",
-                           ["handler error (see log)", reply, incoming.key])
-                return reply
+                return _mark_failed(db, incoming, error)
             inbox.finish(db, incoming.key, reply, ctx.ticket_number)
-            if ctx.ticket_number:
-                log.info("message %s → ticket %s", incoming.key, ctx.ticket_number)
-            return reply
-    except sqlite3.OperationalError as error:
-        log.error("cannot store message %s (%s): %s", incoming.key, error, raw)
-        return say("storage_unavailable")
+    except sqlite3.Error:
+        log.exception("cannot finish message %s (kept as new)", incoming.key)
+        return say("apology")
+    if ctx.ticket_number:
+        log.info("message %s → ticket %s", incoming.key, ctx.ticket_number)
+    return reply
 
 
-def _passive_part(db, config, incoming, text: str, number: str | None) -> str:  # noqa: ANN001
+def _mark_failed(db: Database, incoming: Incoming, error: Exception) -> str:
+    reply = say("apology")
+    db.execute("UPDATE messages SET status = 'failed', error = ?, reply = ? WHERE key = ?",
+               [f"{type(error).__name__}: {error}"[:2000], reply, incoming.key])
+    return reply
+
+
+def _passive_part(db: Database, config: Any, incoming: Incoming, text: str,
+                  number: str | None) -> str:
     """The first part of a long reply goes back now; the rest through the outbox."""
-    parts = wxprotocol.split_reply(text, config["wechat.reply_max_bytes"]) if text else [""]
-    if len(parts) == 1:
-        return parts[0]
+    if not text:
+        return ""
+    limit = config["wechat.reply_max_bytes"]
+    note = say("reply_continued")
+    if len(text.encode()) <= limit:
+        return text
+    parts = wxprotocol.split_reply(text, limit - len(note.encode()) - 1)
     for index, part in enumerate(parts[1:], start=2):
         outbox.enqueue_text(db, incoming.openid, part, ticket_number=number,
                             dedupe_key=f"reply:{incoming.key}:{index}")
-    return f"{parts[0]}\n{say('reply_continued')}"
+    return f"{parts[0]}\n{note}"

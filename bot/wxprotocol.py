@@ -1,9 +1,11 @@
 """WeChat's message protocol around wechatpy: checks, unwrap, parse, render.
 
 Only this module and the webhook know XML. The known wechatpy 1.8.18
-pitfalls are handled here: no DOCTYPE/entities reach the parser, every
-field is type-checked (duplicated tags become lists), reply text with
-``]]>`` is split across CDATA sections, long replies are cut into parts.
+pitfalls are handled here: no DOCTYPE/entity declaration reaches a parser
+(wechatpy parses before it checks anything), decryption and parsing errors of
+every type become a 400, every field is type-checked (duplicated tags become
+lists), reply text with ``]]>`` is split across CDATA sections, and long
+replies are cut into parts.
 """
 
 from __future__ import annotations
@@ -21,9 +23,14 @@ from wechatpy.utils import check_signature
 
 from handlers.context import Incoming
 
-UNSAFE_XML = re.compile(rb"<!\s*(DOCTYPE|ENTITY|ELEMENT|ATTLIST)|<\?xml-stylesheet", re.I)
-OPENID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+CDATA_SECTION = re.compile(rb"<!\[CDATA\[.*?\]\]>", re.S)
+XML_DECLARATION = re.compile(rb"\A(?:\xef\xbb\xbf)?<\?xml\s[^<>]*\?>")
+MARKUP_DECLARATION = re.compile(rb"<[!?]")
+OPENID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
+DIGITS = re.compile(r"[0-9]{1,20}")
+NONCE = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 REQUIRED_FIELDS = ("ToUserName", "FromUserName", "CreateTime", "MsgType")
+MODES = ("plaintext", "compatible", "safe")
 
 
 class ProtocolError(Exception):
@@ -60,27 +67,33 @@ def _check_plain_signature(token: str, args: dict[str, str]) -> None:
 
 
 def reject_unsafe(body: bytes) -> None:
-    """No DOCTYPE or entity declarations: refuse before any parser sees them."""
-    if UNSAFE_XML.search(body):
-        raise ProtocolError(400, "DOCTYPE or entity declarations are not accepted")
+    """Refuse DOCTYPE, entity declarations, comments and PIs before any parser sees them.
+
+    Markup declarations are only legal outside CDATA, so CDATA sections are
+    removed first: a complaint quoting ``<!DOCTYPE`` is still accepted.
+    WeChat sends UTF-8 only; any other encoding could hide a declaration.
+    """
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProtocolError(400, "body is not UTF-8") from None
+    outside = CDATA_SECTION.sub(b"", XML_DECLARATION.sub(b"", body, count=1))
+    if MARKUP_DECLARATION.search(outside):
+        raise ProtocolError(400, "DOCTYPE, entity declarations, comments and PIs are refused")
 
 
 def unwrap(body: bytes, args: dict[str, str], crypto: WeChatCrypto | None, mode: str,
            token: str, max_age: int, now: float | None = None) -> Envelope:
     """Check signatures and decrypt; returns the plaintext message XML."""
     _check_plain_signature(token, args)
-    reject_unsafe(body)
     nonce, timestamp = args.get("nonce", ""), args.get("timestamp", "")
+    if not NONCE.fullmatch(nonce) or not DIGITS.fullmatch(timestamp):
+        raise ProtocolError(400, "invalid nonce or timestamp")
+    reject_unsafe(body)
     if args.get("encrypt_type", "raw").lower() == "aes":
-        if crypto is None:
-            raise ProtocolError(400, "safe mode is not configured (no EncodingAESKey)")
-        try:
-            xml = crypto.decrypt_message(body, args.get("msg_signature", ""), timestamp, nonce)
-        except InvalidSignatureException:
-            raise ProtocolError(403, "invalid msg_signature") from None
-        except Exception:  # wechatpy raises many types for bad ciphertext or XML
-            raise ProtocolError(400, "cannot decrypt message") from None
-        xml = xml.encode("utf-8") if isinstance(xml, str) else xml
+        if crypto is None or mode == "plaintext":
+            raise ProtocolError(400, "safe mode is not configured (plaintext mode)")
+        xml = _decrypt(crypto, body, args.get("msg_signature", ""), timestamp, nonce)
         reject_unsafe(xml)
         return Envelope(xml, True, nonce, timestamp)
     if mode == "safe":
@@ -89,13 +102,22 @@ def unwrap(body: bytes, args: dict[str, str], crypto: WeChatCrypto | None, mode:
     return Envelope(body, False, nonce, timestamp)
 
 
+def _decrypt(crypto: WeChatCrypto, body: bytes, signature: str, timestamp: str,
+             nonce: str) -> bytes:
+    """wechatpy's decryption, with its many exception types mapped to 403/400."""
+    try:
+        xml = crypto.decrypt_message(body, signature, timestamp, nonce)
+    except InvalidSignatureException:
+        raise ProtocolError(403, "invalid msg_signature") from None
+    except Exception:  # expat, KeyError, TypeError, ValueError, AppID …
+        raise ProtocolError(400, "cannot decrypt message") from None
+    return xml.encode("utf-8") if isinstance(xml, str) else xml
+
+
 def _check_age(timestamp: str, max_age: int, now: float | None) -> None:
     """Plaintext bodies are not signed: refuse replays outside the time window."""
-    try:
-        sent = int(timestamp)
-    except ValueError:
-        raise ProtocolError(403, "invalid timestamp") from None
-    if abs((now or time.time()) - sent) > max_age:
+    current = time.time() if now is None else now
+    if abs(current - int(timestamp)) > max_age:
         raise ProtocolError(403, "timestamp outside the accepted window")
 
 
@@ -108,17 +130,24 @@ def parse(xml: bytes) -> BaseMessage:
         raise ProtocolError(400, "unreadable XML") from None
     if not isinstance(fields, dict):
         raise ProtocolError(400, "unreadable XML")
+    _check_fields(fields)
+    return message
+
+
+def _check_fields(fields: dict) -> None:
+    """Duplicated tags become lists and nested tags dicts in xmltodict: refuse both."""
     for name in REQUIRED_FIELDS:
         if not isinstance(fields.get(name), str):
             raise ProtocolError(400, f"field {name} missing or repeated")
     for name, value in fields.items():
         if value is not None and not isinstance(value, str):
             raise ProtocolError(400, f"field {name} repeated or nested")
-    if not OPENID.match(fields["FromUserName"]) or not OPENID.match(fields["ToUserName"]):
+    if not OPENID.fullmatch(fields["FromUserName"]) or not OPENID.fullmatch(fields["ToUserName"]):
         raise ProtocolError(400, "invalid user name")
-    if not fields["CreateTime"].isdigit():
+    if not DIGITS.fullmatch(fields["CreateTime"]):
         raise ProtocolError(400, "invalid CreateTime")
-    return message
+    if fields.get("MsgId") is not None and not DIGITS.fullmatch(fields["MsgId"]):
+        raise ProtocolError(400, "invalid MsgId")
 
 
 def message_key(fields: dict[str, str]) -> str:
@@ -169,6 +198,7 @@ def split_reply(text: str, max_bytes: int) -> list[str]:
 
 
 def _cut_point(line: str, max_bytes: int) -> int:
+    """The longest prefix within ``max_bytes`` that does not cut a UTF-8 character."""
     cut = len(line.encode()[:max_bytes].decode("utf-8", "ignore"))
     return max(cut, 1)
 
@@ -179,13 +209,17 @@ def _flush(parts: list[str], current: str) -> list[str]:
     return parts
 
 
+def cdata_safe(text: str) -> str:
+    """wechatpy puts text in one CDATA section; ``]]>`` would end it early."""
+    return text.replace("]]>", "]]]]><![CDATA[>")
+
+
 def render(message: BaseMessage, text: str, envelope: Envelope,
            crypto: WeChatCrypto | None) -> str:
     """Reply XML in the mode the request came in; ``]]>`` cannot break the CDATA."""
     if not text:
         return "success"
-    safe_text = text.replace("]]>", "]]]]><![CDATA[>")
-    xml = TextReply(content=safe_text, message=message).render()
+    xml = TextReply(content=cdata_safe(text), message=message).render()
     if envelope.encrypted and crypto is not None:
         return crypto.encrypt_message(xml, envelope.nonce, envelope.timestamp)
     return xml
