@@ -7,14 +7,18 @@ names the key and the file, and secrets are known (and never logged).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import os
+import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +30,21 @@ class ConfigError(ValueError):
     """A config file that cannot be used; the message names the key and the file."""
 
 
+AES_KEY = re.compile(r"[A-Za-z0-9+/]{43}")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 def _aes_key(value: str) -> str | None:
-    if value and len(value) != 43:
-        return "must be 43 characters (or empty for plaintext mode)"
-    return None
+    """43 base64 characters that decode (with "=") to a 32-byte AES-256 key."""
+    if not value:
+        return None
+    if not AES_KEY.fullmatch(value):
+        return "must be 43 characters of A-Z a-z 0-9 + / (or empty for plaintext mode)"
+    try:
+        key = base64.b64decode(value + "=", validate=True)
+    except binascii.Error:
+        return "is not valid base64"
+    return None if len(key) == 32 else "does not decode to a 32-byte key"
 
 
 def _mode(value: str) -> str | None:
@@ -54,6 +69,18 @@ def _not_empty(value: str) -> str | None:
     return None if value.strip() else "must not be empty"
 
 
+def _log_level(value: str) -> str | None:
+    return None if value.upper() in LOG_LEVELS else f"must be one of {', '.join(LOG_LEVELS)}"
+
+
+def _timezone(value: str) -> str | None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "must be an IANA time zone such as Asia/Shanghai"
+    return None
+
+
 def _url(value: str) -> str | None:
     if value.startswith(("http://", "https://")) and value.endswith("/"):
         return None
@@ -62,13 +89,14 @@ def _url(value: str) -> str | None:
 
 @dataclass(frozen=True)
 class Key:
-    """One config key: dotted name, type(s), default, optional check, secret or not."""
+    """One config key: dotted name, type(s), default, optional check, secret, list item type."""
 
     name: str
     types: tuple[type, ...]
     default: Any = REQUIRED
     check: Callable[[Any], str | None] | None = None
     secret: bool = False
+    items: type | None = None
 
 
 SCHEMA: tuple[Key, ...] = (
@@ -108,25 +136,26 @@ SCHEMA: tuple[Key, ...] = (
     Key("deadlines.escalate_to_leaders_after_working_days", (int,), 3, _non_negative),
     Key("deadlines.auto_close_days", (int,), 7, _positive),
     Key("scheduler.enabled", (bool,), True),
-    Key("scheduler.timezone", (str,), "Asia/Shanghai"),
+    Key("scheduler.timezone", (str,), "Asia/Shanghai", _timezone),
     Key("scheduler.sweep_minutes", (int,), 5, _positive),
     Key("scheduler.outbox_seconds", (int,), 5, _positive),
     Key("scheduler.digest_daily", (str,), "30 8 * * *"),
     Key("scheduler.digest_weekly", (str,), "0 9 * * mon"),
-    Key("leading_group.openids", (list,), []),
-    Key("leading_group.alert_openids", (list,), []),
+    Key("leading_group.openids", (list,), [], items=str),
+    Key("leading_group.alert_openids", (list,), [], items=str),
     Key("leading_group.alert_batch_minutes", (int,), 10, _positive),
-    Key("office.openids", (list,), []),
+    Key("office.openids", (list,), [], items=str),
     Key("units.liaisons", (dict,), {}),
     Key("digest.top_n", (int,), 10, _positive),
     Key("campaign.year", (int,), 2026, _positive),
     Key("campaign.phases", (list,), []),
     Key("campaign.targets", (list,), []),
     Key("keywords.dir", (str,), ""),
-    Key("logging.level", (str,), "INFO"),
+    Key("logging.level", (str,), "INFO", _log_level),
     Key("logging.json", (bool,), True),
 )
 SECRET_KEYS = frozenset(key.name for key in SCHEMA if key.secret)
+TABLES = frozenset(key.name.rpartition(".")[0] for key in SCHEMA)
 
 
 class Config(dict):
@@ -150,21 +179,46 @@ class Config(dict):
         return {k: ("***" if k in SECRET_KEYS and v else v) for k, v in self.items()}
 
 
-def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def _flatten(table: dict[str, Any], source: str, prefix: str = "") -> dict[str, Any]:
+    """Dotted keys; a known table given as a plain value is an error naming it."""
     known_tables = {key.name for key in SCHEMA if dict in key.types}
     flat: dict[str, Any] = {}
     for name, value in table.items():
         dotted = f"{prefix}{name}"
         if isinstance(value, dict) and dotted not in known_tables:
-            flat.update(_flatten(value, dotted + "."))
+            flat.update(_flatten(value, source, dotted + "."))
+        elif dotted in TABLES:
+            raise ConfigError(f"{source}: key '{dotted}' must be a table ([{dotted}])")
         else:
             flat[dotted] = value
     return flat
 
 
+def _check_value(key: Key, value: Any, source: str) -> None:
+    """Type, list items and the key's own check; raise ConfigError naming key and file."""
+    wanted = " or ".join(t.__name__ for t in key.types)
+    if isinstance(value, bool) and bool not in key.types or not isinstance(value, key.types):
+        raise ConfigError(f"{source}: key '{key.name}' must be {wanted}")
+    if key.items is not None and not all(isinstance(item, key.items) for item in value):
+        raise ConfigError(f"{source}: key '{key.name}' must be a list of {key.items.__name__}")
+    problem = key.check(value) if key.check else None
+    if problem:
+        raise ConfigError(f"{source}: key '{key.name}' {problem}")
+
+
+def _check_together(cfg: Config, source: str) -> None:
+    """Keys that only make sense together: a mode needs a key, a key needs the AppID."""
+    aes_key = cfg["wechat.encoding_aes_key"]
+    if cfg["wechat.mode"] in ("compatible", "safe") and not aes_key:
+        raise ConfigError(f"{source}: key 'wechat.mode' = \"{cfg['wechat.mode']}\" needs "
+                          "'wechat.encoding_aes_key'")
+    if aes_key and not cfg["wechat.appid"].strip():
+        raise ConfigError(f"{source}: key 'wechat.appid' is required with an encoding_aes_key")
+
+
 def validate(raw: dict[str, Any], source: str) -> Config:
     """Check every key against ``SCHEMA``; raise ConfigError naming the first bad one."""
-    flat = _flatten(raw)
+    flat = _flatten(raw, source)
     cfg = Config()
     cfg.source = source
     for key in SCHEMA:
@@ -173,14 +227,9 @@ def validate(raw: dict[str, Any], source: str) -> Config:
                 raise ConfigError(f"{source}: missing required key '{key.name}'")
             cfg[key.name] = key.default
             continue
-        value = flat[key.name]
-        if isinstance(value, bool) and bool not in key.types or not isinstance(value, key.types):
-            wanted = " or ".join(t.__name__ for t in key.types)
-            raise ConfigError(f"{source}: key '{key.name}' must be {wanted}")
-        problem = key.check(value) if key.check else None
-        if problem:
-            raise ConfigError(f"{source}: key '{key.name}' {problem}")
-        cfg[key.name] = value
+        _check_value(key, flat[key.name], source)
+        cfg[key.name] = flat[key.name]
+    _check_together(cfg, source)
     for unknown in sorted(set(flat) - {key.name for key in SCHEMA}):
         log.warning("config %s: unknown key '%s' ignored", source, unknown)
     return cfg
@@ -192,6 +241,7 @@ def demo_text() -> str:
 
 
 def parse_text(text: str, source: str) -> Config:
+    """Parse and validate TOML text; ``source`` names the file in every error."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
