@@ -21,6 +21,7 @@ from keywords.unitpick import UnitPicker
 
 COMPLAINT_KINDS = ("S1", "S2", "S3", "S4", "S5", "S6", "D", "P")
 MIN_SCORE = 1.5  # below this much evidence a message is not treated as a complaint
+LONG = 40  # characters; in longer messages greetings and thanks are politeness, not the point
 
 
 class Engine:
@@ -117,7 +118,7 @@ class Engine:
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], COMPLAINT_KINDS.index(kv[0])))
         top, top_score = ranked[0] if ranked else ("NONE", 0.0)
         second = ranked[1][1] if len(ranked) > 1 else 0.0
-        none = ev["none"]
+        none = ev["none"] * (1.0 if len(ev["norm"]) <= LONG else 0.5)  # politeness in letters
         reason = None
         if ev["spam"]:
             reason = "spam"

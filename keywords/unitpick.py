@@ -20,8 +20,9 @@ STRONG, WEAK, SERVICE = 1.0, 0.7, 0.6
 FIRST_BONUS = 1.0
 FAULT_BONUS = 2.0
 LISTED = 0.4  # a unit only named in an enumeration (住建、消防、环保)
-WEAK_CONTEXT = ("说", "那边", "这边", "的人", "部门", "那里", "要", "等", "审", "批", "来", "又",
-                "执法", "窗口", "的意见")
+LIST_MARKS = ("、", "和")  # 住建、消防、环保 / 住建和环保
+WEAK_CONTEXT = ("说", "那边", "这边", "的人", "部门", "那里", "审", "批", "来查", "来检查", "又说",
+                "又来", "执法", "窗口", "的意见", "盖章", "要等", "等")
 
 
 class UnitPicker:
@@ -76,17 +77,17 @@ class UnitPicker:
                     and self.kinds.get(b[4]) != "township" and a[3] != "place"):
                 a[3] = "place"
         mentions = [m for m in mentions if m[3] != "place"]
-        n_units = len({m[4] for m in mentions if m[3] != "service"})
         has_named = any(m[3] == "alias" for m in mentions)
         scores: dict[str, float] = defaultdict(float)
         roles: dict[str, set] = defaultdict(set)
         words: dict[str, list[str]] = defaultdict(list)
         live = []
         for s, e, text, role, unit in mentions:
-            if role == "weak" and n_units < 2 and not norm.startswith(WEAK_CONTEXT, e):
-                continue
+            near = (norm[s - 1:s], norm[e:e + 1])
+            listed = role != "service" and (near[0] in LIST_MARKS or near[1] in LIST_MARKS)
+            if role == "weak" and not listed and not norm.startswith(WEAK_CONTEXT, e):
+                continue  # 交通, 规划, 农业 … are common nouns unless used like a unit name
             sent = any(0 <= s - se <= self.sent_window for se in sent_ends)
-            listed = role != "service" and (norm[s - 1:s] == "、" or norm[e:e + 1] == "、")
             live.append((s, e, text, role, unit, sent, listed))
         first = self._first(live)
         for s, e, text, role, unit, sent, listed in live:
