@@ -1,0 +1,142 @@
+"""The queue's query: the API's visibility, overdue rule and masking, plus console filters.
+
+Role rules come from ``bot.api`` (``visibility_sql``, ``overdue_sql``,
+``serialize``, ``parse_filters``), so a unit account sees here exactly the
+rows and the masked fields the JSON API gives it. The console adds what a
+person at a desk needs on top: text search (SQLite FTS5 trigram, LIKE below
+3 characters), flagged tickets, a date range, sorting, and a capped count so
+a page stays fast on a million tickets.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlite_utils import Database
+
+from bot import api
+from storage import clock, tickets
+from storage.lifecycle import Actor
+
+PER_PAGE = 50
+COUNT_CAP = 10_000
+EXPORT_CAP = 50_000
+SORTS = {
+    "new": ("created_at DESC, id DESC", "最新受理"),
+    "old": ("created_at ASC, id ASC", "最早受理"),
+    "due": ("due_at IS NULL, due_at ASC, id ASC", "答复期限最近"),
+}
+NUMBER = re.compile(r"^[A-Z]{1,8}\d{8}-\d{4}$")
+TRIGRAM = 3
+
+
+class FilterError(ValueError):
+    """A filter value that makes no sense (bad date, unknown status); shown to the user."""
+
+
+@dataclass
+class Query:
+    """Everything the queue page asks for, already checked."""
+
+    base: api.Filters = field(default_factory=api.Filters)
+    text: str = ""
+    flagged: bool = False
+    date_from: date | None = None
+    date_to: date | None = None
+    sort: str = "new"
+    page: int = 1
+
+
+def _day(value: str | None, name: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise FilterError(f"{name} 日期格式应为 2026-01-31") from None
+
+
+def parse(args: dict[str, str]) -> Query:
+    """Console query arguments → Query; the API parses the filters it shares with us."""
+    shared = {k: args[k] for k in ("status", "kind", "unit", "overdue", "page") if args.get(k)}
+    try:
+        base, page, _ = api.parse_filters(shared)
+    except api.ApiError as error:
+        raise FilterError(error.reason) from None
+    sort = args.get("sort") or "new"
+    if sort not in SORTS:
+        raise FilterError(f"排序方式无效：{sort}")
+    return Query(base=base, text=(args.get("q") or "").strip()[:100],
+                 flagged=args.get("flagged") in ("1", "on", "true"),
+                 date_from=_day(args.get("from"), "起始"), date_to=_day(args.get("to"), "截止"),
+                 sort=sort, page=page)
+
+
+def where(actor: Actor, query: Query, now: datetime) -> tuple[str, list[Any]]:
+    """WHERE clause and arguments: the API's visibility first, then every filter."""
+    # The API's own WHERE (visibility + status/kind/unit/overdue): shared, not copied.
+    clause, args = api._where(actor, query.base, now)
+    parts, args = [f"({clause})"], list(args)
+    if query.flagged:
+        parts.append("flags != '[]'")
+    _dates(query, parts, args)
+    _text(query.text, parts, args)
+    return " AND ".join(parts), args
+
+
+def _dates(query: Query, parts: list[str], args: list[Any]) -> None:
+    if query.date_from:
+        parts.append("created_at >= ?")
+        args.append(clock.iso(datetime.combine(query.date_from, datetime.min.time())))
+    if query.date_to:
+        parts.append("created_at < ?")
+        end = query.date_to + timedelta(days=1)
+        args.append(clock.iso(datetime.combine(end, datetime.min.time())))
+
+
+def _text(text: str, parts: list[str], args: list[Any]) -> None:
+    """A ticket number finds that ticket; 3+ characters use FTS5 trigram; shorter use LIKE."""
+    if not text:
+        return
+    if NUMBER.match(text.upper()):
+        parts.append("number = ?")
+        args.append(text.upper())
+    elif len(text) >= TRIGRAM:
+        parts.append("id IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ?)")
+        args.append('"' + text.replace('"', '""') + '"')
+    else:
+        parts.append("text LIKE ? ESCAPE '\\'")
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        args.append(f"%{escaped}%")
+
+
+def page(db: Database, actor: Actor, query: Query, now: datetime | None = None,
+         per_page: int = PER_PAGE) -> dict[str, Any]:
+    """One page of the queue, serialised by the API's rules, with a capped total."""
+    now = now or clock.now()
+    clause, args = where(actor, query, now)
+    total = db.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM tickets WHERE {clause} LIMIT ?)",
+        [*args, COUNT_CAP + 1]).fetchone()[0]
+    rows = db.query(
+        f"SELECT * FROM tickets WHERE {clause} ORDER BY {SORTS[query.sort][0]} LIMIT ? OFFSET ?",
+        [*args, per_page, (query.page - 1) * per_page])
+    items = [api.serialize(tickets.decode(row), actor, now) for row in rows]
+    return {"tickets": items, "page": query.page, "per_page": per_page,
+            "total": min(total, COUNT_CAP), "more": total > COUNT_CAP,
+            "pages": max(1, -(-min(total, COUNT_CAP) // per_page))}
+
+
+def export_rows(db: Database, actor: Actor, query: Query,
+                now: datetime | None = None) -> Iterator[dict[str, Any]]:
+    """Every matching ticket (up to EXPORT_CAP), serialised by the API's rules."""
+    now = now or clock.now()
+    clause, args = where(actor, query, now)
+    rows = db.query(f"SELECT * FROM tickets WHERE {clause} ORDER BY {SORTS[query.sort][0]}"
+                    " LIMIT ?", [*args, EXPORT_CAP])
+    for row in rows:
+        yield api.serialize(tickets.decode(row), actor, now)
