@@ -43,6 +43,7 @@ def _warm_up() -> None:
 def _blueprints() -> tuple:
     """Every part of the app, registered in one explicit, ordered place."""
     from bot import api, console, health, webhook
+    from bot.digest import views as digest_views
 
     return (health.blueprint, webhook.blueprint,
-            console.blueprint, api.blueprint)
+            console.blueprint, api.blueprint, digest_views.blueprint)

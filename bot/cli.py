@@ -13,9 +13,10 @@ def _registrars() -> tuple:
     """Modules that add subcommands, in the order ``--help`` lists them."""
     import keywords.cli
     from bot import admin_cli, backup, fake_wechat, serve, simulate
+    from bot.digest import cli as digest_cli
 
     return (serve.register, keywords.cli.register, simulate.register, fake_wechat.register,
-            backup.register, admin_cli.register)
+            backup.register, admin_cli.register, digest_cli.register)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,8 +18,10 @@ def deliver_outbox(settings: Config) -> None:
 def extra_jobs(settings: Config) -> list[tuple[str, Any, dict[str, Any]]]:
     """Sweep and digests, added by their modules (empty until they exist)."""
     from bot import sweep
+    from bot.digest.jobs import digest_jobs
 
     return [
         ("sweep", sweep.scheduled,
          {"trigger": "interval", "minutes": settings["scheduler.sweep_minutes"]}),
+        *digest_jobs(settings),
     ]

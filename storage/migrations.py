@@ -219,3 +219,29 @@ def m0003(db: Database) -> None:
         "INSERT INTO tickets_fts(tickets_fts, rowid, text) VALUES('delete', old.id, old.text); "
         "INSERT INTO tickets_fts(rowid, text) VALUES (new.id, new.text); END"
     )
+
+
+@MIGRATIONS(name="0004_digests_campaign_targets")
+def m0004(db: Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE digests (
+            slug TEXT PRIMARY KEY,         -- e.g. daily-2026-11-24, weekly-2026-11-16
+            period TEXT NOT NULL,          -- daily | weekly
+            start TEXT NOT NULL,           -- [start, end) covered, ISO +08:00
+            end TEXT NOT NULL,
+            built_at TEXT NOT NULL,
+            data TEXT NOT NULL,            -- JSON: every figure
+            markdown TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE campaign_targets (
+            id TEXT PRIMARY KEY,           -- the target id from [[campaign.targets]]
+            status TEXT NOT NULL,          -- not_started | in_progress | done
+            note TEXT,
+            updated_at TEXT NOT NULL,
+            updated_by TEXT NOT NULL
+        )"""
+    )
