@@ -25,6 +25,7 @@ from storage.lifecycle import (
     IN_HAND,
     STATUS_LABELS,
     STATUSES,
+    TRANSITIONS,
     Actor,
     TransitionError,
     can_see,
@@ -197,7 +198,7 @@ def action_params(body: Any) -> tuple[str, dict[str, Any]]:
     action = body.get("action")
     if not isinstance(action, str) or not action:
         raise ApiError(400, "缺少 action")
-    if action not in API_ACTIONS:
+    if action not in TRANSITIONS:  # the citizen's own actions (rate, supplement) get 403
         raise ApiError(400, f"未知操作：{action}（可选 {', '.join(API_ACTIONS)}）")
     params: dict[str, Any] = {}
     for name in TEXT_PARAMS:
