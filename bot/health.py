@@ -1,4 +1,8 @@
-"""GET /healthz: 200 and a small JSON status when the database answers."""
+"""GET /healthz: 200 and a small JSON status when the database answers.
+
+Besides reachability it shows what an operator should look at: notices still
+waiting in the outbox and messages whose handler failed (kept, apologised for).
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,8 @@ def healthz() -> ResponseReturnValue:
         pending = db.execute(
             "SELECT count(*) FROM outbox WHERE status IN ('pending','sending')"
         ).fetchone()[0]
+        failed = db.execute("SELECT count(*) FROM messages WHERE status = 'failed'").fetchone()[0]
     except sqlite3.Error as error:
         return jsonify(status="error", database="unreachable", error=str(error)), 503
-    return jsonify(status="ok", database="ok", mode=config.message_mode, outbox_pending=pending)
+    return jsonify(status="ok", database="ok", mode=config.message_mode, outbox_pending=pending,
+                   messages_failed=failed)

@@ -537,3 +537,15 @@ def test_replies_come_well_inside_five_seconds(aes):
         assert result.status == 200 and "GF" in result.text
         timings.append(result.elapsed)
     assert max(timings) < 1.0, timings
+
+
+def test_healthz_counts_failed_messages(tmp_path, monkeypatch):
+    app, _ = _app(make_config(tmp_path))
+    client = app.test_client()
+    assert client.get("/healthz").get_json()["messages_failed"] == 0
+    monkeypatch.setattr(webhook, "handle", lambda ctx: 1 / 0)
+    server = WeChatServer(flask_transport(client), TOKEN)
+    assert "抱歉" in server.post_plain(text_xml(CITIZEN, "帮助")).text
+    health = client.get("/healthz")
+    assert health.status_code == 200 and health.get_json()["messages_failed"] == 1
+    close_all()
