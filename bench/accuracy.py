@@ -17,6 +17,8 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# bench/ itself must not be on the path: a bench/queue.py would shadow the stdlib queue
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 
 DEV = Path("/work/shared/data/complaints-dev.jsonl")

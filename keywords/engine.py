@@ -24,6 +24,11 @@ MIN_SCORE = 1.5  # below this much evidence a message is not treated as a compla
 LONG = 40  # characters; in longer messages greetings and thanks are politeness, not the point
 
 
+def min_score(length: int) -> float:
+    """Evidence needed for a complaint: long letters collect incidental words (拖了 …)."""
+    return MIN_SCORE + (0.5 if length > 80 else 0.0) + (0.5 if length > 200 else 0.0)
+
+
 class Engine:
     """Immutable once built; `run(text)` returns the raw decision for the Classifier."""
 
@@ -122,7 +127,7 @@ class Engine:
         reason = None
         if ev["spam"]:
             reason = "spam"
-        elif top_score < MIN_SCORE:
+        elif top_score < min_score(len(ev["norm"])):
             reason = "weak"
         elif none > top_score:
             reason = "none-cues"
