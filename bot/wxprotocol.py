@@ -13,7 +13,9 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from typing import Any
 
+import xmltodict
 from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
@@ -105,13 +107,25 @@ def unwrap(body: bytes, args: dict[str, str], crypto: WeChatCrypto | None, mode:
 def _decrypt(crypto: WeChatCrypto, body: bytes, signature: str, timestamp: str,
              nonce: str) -> bytes:
     """wechatpy's decryption, with its many exception types mapped to 403/400."""
+    outer = _outer_fields(body)
     try:
-        xml = crypto.decrypt_message(body, signature, timestamp, nonce)
+        xml = crypto.decrypt_message(outer, signature, timestamp, nonce)
     except InvalidSignatureException:
         raise ProtocolError(403, "invalid msg_signature") from None
     except Exception:  # expat, KeyError, TypeError, ValueError, AppID …
         raise ProtocolError(400, "cannot decrypt message") from None
     return xml.encode("utf-8") if isinstance(xml, str) else xml
+
+
+def _outer_fields(body: bytes) -> dict[str, Any]:
+    """The safe-mode envelope; exactly one ``Encrypt`` string (wechatpy would sign a list)."""
+    try:
+        outer = xmltodict.parse(body)["xml"]
+    except Exception:  # expat and xmltodict raise many types on broken input
+        raise ProtocolError(400, "unreadable XML") from None
+    if not isinstance(outer, dict) or not isinstance(outer.get("Encrypt"), str):
+        raise ProtocolError(400, "Encrypt missing or repeated")
+    return outer
 
 
 def _check_age(timestamp: str, max_age: int, now: float | None) -> None:

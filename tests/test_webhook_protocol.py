@@ -549,3 +549,27 @@ def test_healthz_counts_failed_messages(tmp_path, monkeypatch):
     health = client.get("/healthz")
     assert health.status_code == 200 and health.get_json()["messages_failed"] == 1
     close_all()
+
+
+def test_duplicated_encrypt_tag_is_400(aes):
+    server, db = aes
+    body, params = server.encrypted_request(text_xml(CITIZEN, "帮助"))
+    doubled = body.replace(b"</xml>", b"<Encrypt><![CDATA[QUJD]]></Encrypt></xml>")
+    assert server.post_raw(doubled, params).status == 400
+    assert count(db, "messages") == 0
+
+
+def test_storage_failure_asks_the_citizen_to_resend(plain, monkeypatch, caplog):
+    import sqlite3
+
+    server, db = plain
+
+    def locked(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(webhook.inbox, "keep", locked)
+    caplog.set_level(logging.ERROR, logger="bot.webhook")
+    result = server.post_plain(text_xml(CITIZEN, "区人社局窗口的人不理人", "9500"))
+    assert result.status == 200 and "再发" in result.text
+    assert any("9500" in r.getMessage() for r in caplog.records)
+    assert count(db, "messages") == 0
