@@ -48,13 +48,17 @@ def referral_items(db: Database) -> list[dict[str, Any]]:
 def overdue_items(db: Database, config: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
     """Open complaints overdue for the configured working days, not alerted yet."""
     limit = config.get("deadlines.escalate_to_leaders_after_working_days", 3)
+    over = [item for item in stats.overdue_tickets(db, now)
+            if not item["discipline"] and item["deadline"] and item["working_days_over"] >= limit]
+    if not over:
+        return []
+    marks = ",".join("?" * len(over))
     pending = {row[0]: row[1] for row in db.execute(
-        "SELECT number, id FROM tickets WHERE alerted_at IS NULL")}
+        f"SELECT number, id FROM tickets WHERE alerted_at IS NULL AND number IN ({marks})",
+        [item["number"] for item in over])}
     return [{"id": pending[item["number"]], "number": item["number"], "kind": "overdue",
              "unit": item["unit"], "working_days_over": item["working_days_over"]}
-            for item in stats.overdue_tickets(db, now)
-            if item["number"] in pending and not item["discipline"]
-            and item["deadline"] and item["working_days_over"] >= limit]
+            for item in over if item["number"] in pending]
 
 
 def pending_items(db: Database, config: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
