@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.api import Filters, list_tickets, mask_phone, ticket_view
 from storage import clock, users
@@ -298,3 +301,20 @@ def test_openapi_document_describes_the_real_responses(client, db, office, unit)
     assert conforms(refused.json, schemas["Error"], spec) == []
     anonymous = client.get("/api/v1/tickets")
     assert conforms(anonymous.json, schemas["Error"], spec) == []
+
+
+# ---------------------------------------------------------------- no input makes it fail
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(["status", "kind", "unit", "overdue", "page", "per_page"]),
+       value=st.text(max_size=20), number=st.text(min_size=1, max_size=30))
+def test_odd_input_never_breaks_the_api(client, office, name, value, number):  # noqa: ANN001
+    listing = client.get("/api/v1/tickets", query_string={name: value}, headers=office)
+    assert listing.status_code in (200, 400) and listing.is_json
+    detail = client.get(f"/api/v1/tickets/{quote(number, safe='')}", headers=office)
+    assert detail.status_code == 404 and detail.is_json
+    acted = client.post(f"/api/v1/tickets/{quote(number, safe='')}/actions", headers=office,
+                        json={"action": "note", "note": value or "x", "days": 3})
+    assert acted.status_code in (400, 404) and acted.is_json
