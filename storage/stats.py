@@ -168,29 +168,43 @@ def missed_deadline(ticket: dict[str, Any], now: datetime) -> str | None:
 
 def overdue_tickets(db: Database, now: datetime, limit: int | None = None) -> list[dict[str, Any]]:
     """Open overdue complaints, longest over first, with unit and days over."""
-    marks = ", ".join("?" for _ in OVERDUE_STATUSES)
-    rows = db.query(f"SELECT * FROM tickets WHERE {COMPLAINT} AND status IN ({marks})",
-                    list(OVERDUE_STATUSES))
+    rows = _overdue_rows(db, clock.iso(now))
+    working: dict[date, int] = {}
     found = []
     for row in rows:
         ticket = decode(row)
         if not (ticket["overdue"] or is_overdue(ticket, now)):
             continue
-        deadline = missed_deadline(ticket, now)
-        found.append(_overdue_item(ticket, deadline, now))
+        found.append(_overdue_item(ticket, missed_deadline(ticket, now), now, working))
     found.sort(key=lambda item: (-item["days_over"], item["deadline"] or "", item["number"]))
     return found[:limit] if limit is not None else found
 
 
-def _overdue_item(ticket: dict[str, Any], deadline: str | None, now: datetime) -> dict[str, Any]:
-    days = working = 0
+def _overdue_rows(db: Database, stamp: str) -> Any:
+    """Candidates in SQL (flagged, or past a deadline); ``is_overdue`` has the last word."""
+    marks = ", ".join("?" for _ in OVERDUE_STATUSES)
+    return db.query(
+        "SELECT id, number, kind, unit, status, flags, overdue, sign_due_at, signed_at, due_at"
+        f" FROM tickets WHERE {COMPLAINT} AND status IN ({marks}) AND (overdue = 1"
+        " OR (status = 'dispatched' AND sign_due_at < ?)"
+        " OR (status IN ('dispatched', 'accepted', 'reopened') AND due_at < ?))",
+        [*OVERDUE_STATUSES, stamp, stamp],
+    )
+
+
+def _overdue_item(ticket: dict[str, Any], deadline: str | None, now: datetime,
+                  working: dict[date, int]) -> dict[str, Any]:
+    days = work = 0
     if deadline:
         missed = clock.parse(deadline)
         days = math.ceil((now - missed).total_seconds() / 86400)
-        working = working_days_between(missed, now)
+        if missed.date() not in working:  # one calendar walk per deadline day, not per ticket
+            working[missed.date()] = working_days_between(missed, now)
+        work = working[missed.date()]
     return {"number": ticket["number"], "kind": ticket["kind"], "unit": ticket["unit"],
             "status": ticket["status"], "deadline": deadline, "days_over": days,
-            "working_days_over": working, "discipline": _is_discipline(ticket)}
+            "working_days_over": work,
+            "discipline": _is_discipline(ticket)}
 
 
 def _is_discipline(ticket: dict[str, Any]) -> bool:

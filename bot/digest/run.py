@@ -1,9 +1,11 @@
 """Run a digest exactly once per period: claim, build, keep, queue for the leaders.
 
-The claim is an INSERT into ``job_runs`` keyed ``digest:<kind>:<first day>``
-inside the same BEGIN IMMEDIATE transaction that builds the digest, keeps it
-and queues the messages: either all of it happens once, or none of it (a
-crash rolls the claim back, so the next tick runs it). Several workers or a
+The digest is built first (reads only, so the write lock is not held while
+the figures are counted); then one BEGIN IMMEDIATE transaction INSERTs the
+``job_runs`` row keyed ``digest:<kind>:<first day>``, keeps the digest and
+queues the messages: either all of it happens once, or none of it (a crash
+rolls the claim back, so the next tick runs it). A run that loses the claim
+drops what it built. Several workers or a
 restart cannot send a period twice; the outbox's ``dedupe_key`` is a second
 guard. Messages go through the outbox, so a WeChat outage delays them only.
 """
@@ -48,11 +50,13 @@ def claim(db: Database, key: str, now: datetime) -> bool:
 def run_digest(db: Database, config: dict[str, Any], period: Period,
                now: datetime) -> RunResult:
     """Build, keep and queue the period's digest unless it was already done."""
+    if _done(db, period):
+        return _already_done(db, period)
+    digest = build(db, config, period, now)  # read-only: outside the write lock
+    text = render.markdown(digest)
     with write_transaction(db):
         if not claim(db, period.job_key, now):
             return _already_done(db, period)
-        digest = build(db, config, period, now)
-        text = render.markdown(digest)
         archive.save(db, digest, text)
         recipients = queue_messages(db, config, digest)
         result = {"slug": period.slug, "recipients": recipients,
@@ -62,6 +66,11 @@ def run_digest(db: Database, config: dict[str, Any], period: Period,
     archive.write_file(config["storage.path"], period.slug, text)
     log.info("digest %s queued for %d leader(s)", period.slug, recipients)
     return RunResult(period, True, text, recipients, clock.iso(now))
+
+
+def _done(db: Database, period: Period) -> bool:
+    return db.execute("SELECT 1 FROM job_runs WHERE key = ?", [period.job_key]).fetchone() \
+        is not None
 
 
 def _already_done(db: Database, period: Period) -> RunResult:
@@ -119,5 +128,4 @@ def run_due(db: Database, config: dict[str, Any], kind: str,
     period = latest_due(kind, cron, timezone, now)
     if period is None:
         return None
-    done = db.execute("SELECT 1 FROM job_runs WHERE key = ?", [period.job_key]).fetchone()
-    return None if done else run_digest(db, config, period, now)
+    return None if _done(db, period) else run_digest(db, config, period, now)
