@@ -245,3 +245,14 @@ def m0004(db: Database) -> None:
             updated_by TEXT NOT NULL
         )"""
     )
+
+
+@MIGRATIONS(name="0005_queue_indexes")
+def m0005(db: Database) -> None:
+    """Indexes for the console queue and the API's filters on a million tickets."""
+    db.execute("CREATE INDEX tickets_kind_created ON tickets(kind, created_at)")
+    # the live overdue rule (lifecycle.is_overdue as SQL) can use an index per OR branch
+    db.execute("CREATE INDEX tickets_status_due ON tickets(status, due_at)")
+    db.execute("CREATE INDEX tickets_status_sign_due ON tickets(status, sign_due_at)")
+    # "flagged only": few tickets carry flags; the queue's term is exactly flags != '[]'
+    db.execute("CREATE INDEX tickets_flagged ON tickets(created_at) WHERE flags != '[]'")

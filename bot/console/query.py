@@ -20,16 +20,17 @@ from sqlite_utils import Database
 
 from bot import api
 from storage import clock, tickets
-from storage.lifecycle import Actor
+from storage.lifecycle import IN_HAND, Actor
 
 PER_PAGE = 50
-COUNT_CAP = 10_000
+COUNT_CAP = 2_000  # "2000+": counting every match of a common word costs more than it tells
 EXPORT_CAP = 50_000
 SORTS = {
-    "new": ("created_at DESC, id DESC", "最新受理"),
-    "old": ("created_at ASC, id ASC", "最早受理"),
-    "due": ("due_at IS NULL, due_at ASC, id ASC", "答复期限最近"),
+    "new": ("created_at DESC, tickets.id DESC", "最新受理"),
+    "old": ("created_at ASC, tickets.id ASC", "最早受理"),
+    "due": ("due_at ASC, tickets.id ASC", "办理中·答复期限最近"),
 }
+FTS_ORDER = {"new": "tickets_fts.rowid DESC", "old": "tickets_fts.rowid ASC"}
 NUMBER = re.compile(r"^[A-Z]{1,8}\d{8}-\d{4}$")
 TRIGRAM = 3
 
@@ -76,16 +77,44 @@ def parse(args: dict[str, str]) -> Query:
                  sort=sort, page=page)
 
 
-def where(actor: Actor, query: Query, now: datetime) -> tuple[str, list[Any]]:
-    """WHERE clause and arguments: the API's visibility first, then every filter."""
+@dataclass
+class Plan:
+    """FROM, WHERE, arguments and ORDER BY of one queue query."""
+
+    source: str
+    where: str
+    args: list[Any]
+    order: str
+
+
+def plan(actor: Actor, query: Query, now: datetime) -> Plan:
+    """The API's visibility and filters first, then the console's own filters."""
     # The API's own WHERE (visibility + status/kind/unit/overdue): shared, not copied.
     clause, args = api._where(actor, query.base, now)
     parts, args = [f"({clause})"], list(args)
     if query.flagged:
-        parts.append("flags != '[]'")
+        parts.append("flags != '[]'")  # the exact term of the partial index tickets_flagged
     _dates(query, parts, args)
-    _text(query.text, parts, args)
-    return " AND ".join(parts), args
+    if query.sort == "due":  # deadlines only matter while a unit has the ticket in hand
+        parts.append(f"status IN ({', '.join('?' for _ in IN_HAND)})")
+        args += sorted(IN_HAND)
+    source, order = "tickets", SORTS[query.sort][0]
+    if _uses_fts(query.text):
+        # Join from the FTS table and walk its rowids in order: a common word then needs
+        # only the first 50 matches, not all of them sorted. Ids grow with arrival time,
+        # so rowid order is newest (or oldest) first.
+        # CROSS JOIN keeps the FTS table as the outer loop whatever the planner guesses.
+        source = "tickets_fts CROSS JOIN tickets ON tickets.id = tickets_fts.rowid"
+        parts.append("tickets_fts MATCH ?")
+        args.append('"' + query.text.replace('"', '""') + '"')
+        order = FTS_ORDER.get(query.sort, order)
+    else:
+        _text(query.text, parts, args)
+    return Plan(source, " AND ".join(parts), args, order)
+
+
+def _uses_fts(text: str) -> bool:
+    return len(text) >= TRIGRAM and not NUMBER.match(text.upper())
 
 
 def _dates(query: Query, parts: list[str], args: list[Any]) -> None:
@@ -99,17 +128,14 @@ def _dates(query: Query, parts: list[str], args: list[Any]) -> None:
 
 
 def _text(text: str, parts: list[str], args: list[Any]) -> None:
-    """A ticket number finds that ticket; 3+ characters use FTS5 trigram; shorter use LIKE."""
+    """A ticket number finds that ticket; under 3 characters (no trigram) use LIKE."""
     if not text:
         return
     if NUMBER.match(text.upper()):
         parts.append("number = ?")
         args.append(text.upper())
-    elif len(text) >= TRIGRAM:
-        parts.append("id IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ?)")
-        args.append('"' + text.replace('"', '""') + '"')
     else:
-        parts.append("text LIKE ? ESCAPE '\\'")
+        parts.append("tickets.text LIKE ? ESCAPE '\\'")
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         args.append(f"%{escaped}%")
 
@@ -118,16 +144,17 @@ def page(db: Database, actor: Actor, query: Query, now: datetime | None = None,
          per_page: int = PER_PAGE) -> dict[str, Any]:
     """One page of the queue, serialised by the API's rules, with a capped total."""
     now = now or clock.now()
-    clause, args = where(actor, query, now)
+    p = plan(actor, query, now)
     total = db.execute(
-        f"SELECT count(*) FROM (SELECT 1 FROM tickets WHERE {clause} LIMIT ?)",
-        [*args, COUNT_CAP + 1]).fetchone()[0]
+        f"SELECT count(*) FROM (SELECT 1 FROM {p.source} WHERE {p.where} LIMIT ?)",
+        [*p.args, COUNT_CAP + 1]).fetchone()[0]
     rows = db.query(
-        f"SELECT * FROM tickets WHERE {clause} ORDER BY {SORTS[query.sort][0]} LIMIT ? OFFSET ?",
-        [*args, per_page, (query.page - 1) * per_page])
+        f"SELECT tickets.* FROM {p.source} WHERE {p.where} ORDER BY {p.order} LIMIT ? OFFSET ?",
+        [*p.args, per_page, (query.page - 1) * per_page])
     items = [api.serialize(tickets.decode(row), actor, now) for row in rows]
     return {"tickets": items, "page": query.page, "per_page": per_page,
             "total": min(total, COUNT_CAP), "more": total > COUNT_CAP,
+            "has_next": len(items) == per_page and query.page * per_page < total,
             "pages": max(1, -(-min(total, COUNT_CAP) // per_page))}
 
 
@@ -135,8 +162,8 @@ def export_rows(db: Database, actor: Actor, query: Query,
                 now: datetime | None = None) -> Iterator[dict[str, Any]]:
     """Every matching ticket (up to EXPORT_CAP), serialised by the API's rules."""
     now = now or clock.now()
-    clause, args = where(actor, query, now)
-    rows = db.query(f"SELECT * FROM tickets WHERE {clause} ORDER BY {SORTS[query.sort][0]}"
-                    " LIMIT ?", [*args, EXPORT_CAP])
+    p = plan(actor, query, now)
+    rows = db.query(f"SELECT tickets.* FROM {p.source} WHERE {p.where} ORDER BY {p.order}"
+                    " LIMIT ?", [*p.args, EXPORT_CAP])
     for row in rows:
         yield api.serialize(tickets.decode(row), actor, now)

@@ -37,7 +37,7 @@ def queue() -> ResponseReturnValue:
     except query.FilterError as problem:
         error, status = str(problem), 400
         wanted, result = query.Query(), {"tickets": [], "page": 1, "pages": 1, "total": 0,
-                                         "more": False}
+                                         "more": False, "has_next": False}
     return render_template(
         "console/queue.html", result=result, q=wanted, args=request.args, error=error,
         statuses=STATUS_LABELS, kinds=labels.kind_choices(), units=labels.unit_names(),
