@@ -153,8 +153,11 @@ def overdue_sql(now: datetime) -> tuple[str, list[Any]]:
     """Stored flag or live deadline check (``is_overdue``) as SQL."""
     stamp = clock.iso(now)
     marks = ", ".join("?" for _ in IN_HAND)
-    return (f"(overdue = 1 OR (status = 'dispatched' AND sign_due_at < ?)"
-            f" OR (status IN ({marks}) AND due_at < ?))", [stamp, *sorted(IN_HAND), stamp])
+    # "IS NOT NULL" keeps every branch true or false (never NULL), so NOT (...) is exact
+    return (f"(overdue = 1"
+            f" OR (status = 'dispatched' AND sign_due_at IS NOT NULL AND sign_due_at < ?)"
+            f" OR (status IN ({marks}) AND due_at IS NOT NULL AND due_at < ?))",
+            [stamp, *sorted(IN_HAND), stamp])
 
 
 def list_tickets(db: Database, actor: Actor, filters: Filters, page: int = 1,

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.api import Filters, list_tickets, mask_phone, ticket_view
-from storage import clock, users
+from storage import clock, tickets, users
 from storage.lifecycle import Actor
 from tests.test_lifecycle import OTHER_UNIT, UNIT, bearer, make_ticket
 
@@ -318,3 +318,14 @@ def test_odd_input_never_breaks_the_api(client, office, name, value, number):  #
     acted = client.post(f"/api/v1/tickets/{quote(number, safe='')}/actions", headers=office,
                         json={"action": "note", "note": value or "x", "days": 3})
     assert acted.status_code in (400, 404) and acted.is_json
+
+
+def test_overdue_0_and_1_split_every_ticket(client, db, office):  # noqa: ANN001
+    make_ticket(db, "received")
+    make_ticket(db, "answered")
+    undated = make_ticket(db, "accepted")
+    tickets.update_ticket(db, undated["id"], due_at=None, sign_due_at=None)
+    make_ticket(db, "dispatched", now=clock.now() - timedelta(days=30))
+    late = client.get("/api/v1/tickets?overdue=1", headers=office).json["total"]
+    on_time = client.get("/api/v1/tickets?overdue=0", headers=office).json["total"]
+    assert (late, on_time) == (1, 3)
