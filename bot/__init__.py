@@ -36,8 +36,12 @@ def create_app(config: Config | dict[str, Any] | str | None = None) -> Flask:
 def _warm_up() -> None:
     """Load the classifier (jieba's dictionary, keyword files) before the first message."""
     from keywords import classify
+    from keywords.tomlfile import DataError
 
-    classify("预热")
+    try:
+        classify("预热")
+    except DataError as error:
+        raise config_module.ConfigError(f"keyword data files: {error}") from None
 
 
 def _blueprints() -> tuple:

@@ -15,12 +15,20 @@ def deliver_outbox(settings: Config) -> None:
     deliver_due(get_db(settings["storage.path"]), settings)
 
 
+def recover_inbox(settings: Config) -> None:
+    """Handle messages a dead worker kept but never handled; replies go via the outbox."""
+    from bot.webhook import recover_unhandled
+
+    recover_unhandled(get_db(settings["storage.path"]), settings)
+
+
 def extra_jobs(settings: Config) -> list[tuple[str, Any, dict[str, Any]]]:
-    """Sweep and digests, added by their modules (empty until they exist)."""
+    """Inbox recovery, the deadline sweep and the digests."""
     from bot import sweep
     from bot.digest.jobs import digest_jobs
 
     return [
+        ("inbox", recover_inbox, {"trigger": "interval", "seconds": 30}),
         ("sweep", sweep.scheduled,
          {"trigger": "interval", "minutes": settings["scheduler.sweep_minutes"]}),
         *digest_jobs(settings),

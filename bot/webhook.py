@@ -101,22 +101,40 @@ def _keep(db: Database, incoming: Incoming, raw: str) -> bool:
 
 
 def _stored_reply(db: Database, incoming: Incoming) -> str:
-    """The first delivery's reply, waiting while it is still being handled."""
+    """The first delivery's reply, waiting while it is still being handled.
+
+    A message still ``new`` long after it arrived was kept by a worker that died
+    before handling it: this retry takes it over (``_handle`` is idempotent).
+    """
     deadline = time.monotonic() + RETRY_WAIT_SECONDS
     kept = inbox.find(db, incoming.key)
     while kept is not None and kept["status"] == "new" and time.monotonic() < deadline:
+        if inbox.is_stale(kept, clock.now()):
+            break
         time.sleep(RETRY_POLL_SECONDS)
         kept = inbox.find(db, incoming.key)
     if kept is None or kept["openid"] != incoming.openid:
         log.warning("message key %s reused by another sender: no reply", incoming.key)
         return ""
+    if kept["status"] == "new" and inbox.is_stale(kept, clock.now()):
+        log.warning("message %s was never handled (worker died?): handling it now",
+                    incoming.key)
+        return _handle(db, current_app.config["BOT"], incoming)
     return kept["reply"] or ""
 
 
 def _handle(db: Database, config: Any, incoming: Incoming) -> str:
-    """Run the conversation in one transaction; a crash keeps the message as failed."""
+    """Run the conversation in one transaction; a crash keeps the message as failed.
+
+    Idempotent: under the write lock it first checks the message is still
+    ``new``, so the first delivery, a retry taking over and the recovery job
+    can never handle one message twice.
+    """
     try:
         with write_transaction(db):
+            kept = inbox.find(db, incoming.key)
+            if kept is not None and kept["status"] != "new":
+                return kept["reply"] or ""
             try:
                 with db.atomic():  # a savepoint: a crash undoes the handler's writes only
                     ctx = new_context(incoming, db, config, clock.now())
@@ -131,6 +149,28 @@ def _handle(db: Database, config: Any, incoming: Incoming) -> str:
     if ctx.ticket_number:
         log.info("message %s → ticket %s", incoming.key, ctx.ticket_number)
     return reply
+
+
+def recover_unhandled(db: Database, config: Any) -> int:
+    """Handle messages kept but never handled (a worker killed mid-request).
+
+    WeChat has given up on those requests, so the reply goes out through the
+    outbox as a customer-service message. Called by the scheduler.
+    """
+    recovered = 0
+    for row in inbox.stale_new(db, clock.now()):
+        try:
+            incoming = wxprotocol.to_incoming(wxprotocol.parse(row["raw"].encode("utf-8")))
+        except wxprotocol.ProtocolError:
+            db.execute("UPDATE messages SET status = 'failed', error = 'unparseable' "
+                       "WHERE key = ? AND status = 'new'", [row["key"]])
+            continue
+        reply = _handle(db, config, incoming)
+        if reply:
+            outbox.enqueue_text(db, incoming.openid, reply, dedupe_key=f"recovered:{row['key']}")
+        log.warning("recovered unhandled message %s", row["key"])
+        recovered += 1
+    return recovered
 
 
 def _mark_failed(db: Database, incoming: Incoming, error: Exception) -> str:

@@ -19,7 +19,6 @@ class State(StrEnum):
     ASK_TIME = "ask_time"
     ASK_PHONE = "ask_phone"
     AWAIT_QUERY = "await_query"
-    AWAIT_RATING = "await_rating"
 
 
 @dataclass

@@ -31,19 +31,14 @@ def _answered_tickets(ctx: Context) -> list[dict]:
 
 
 def _is_rating(ctx: Context, text: str) -> bool:
-    if rating_from_text(text) is None:
-        return False
-    return ctx.state == State.AWAIT_RATING or bool(_answered_tickets(ctx))
+    """A rating word while the citizen has an answered ticket (in any state: the
+    answer arrives as a notice, often long after the conversation timed out)."""
+    return rating_from_text(text) is not None and bool(_answered_tickets(ctx))
 
 
 def rate(ctx: Context, text: str) -> Reply:
-    """满意 / 基本满意 / 不满意 for the ticket awaiting a rating."""
-    number = ctx.data.get("ticket") if ctx.state == State.AWAIT_RATING else None
-    answered = _answered_tickets(ctx)
-    if number not in {t["number"] for t in answered}:
-        number = answered[0]["number"] if answered else None
-    if number is None:
-        return Reply(say("rate_nothing"))
+    """满意 / 基本满意 / 不满意 for the citizen's most recently answered ticket."""
+    number = _answered_tickets(ctx)[0]["number"]
     rating = rating_from_text(text)
     try:
         outcome = act(ctx.db, ctx.config, number, "rate", intake.citizen(ctx), {"rating": rating},

@@ -1,18 +1,20 @@
 """The inbox: every accepted message is kept, keyed so a retry is recognised.
 
-The webhook keeps the message and handles it in one write transaction, so a
-retried delivery either finds the stored reply or waits for the first one to
-commit; it never creates a second ticket.
+The webhook commits the message as ``new`` before handling it; a message
+still ``new`` after ``STALE_AFTER`` was kept by a worker that died, and is
+handled by the next retry or by the recovery job.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlite_utils import Database
 
 from storage import clock
+
+STALE_AFTER = timedelta(seconds=10)   # handling takes milliseconds; WeChat waits 5 s
 
 
 def find(db: Database, key: str) -> dict[str, Any] | None:
@@ -36,11 +38,14 @@ def finish(db: Database, key: str, reply: str, ticket_number: str | None) -> Non
     )
 
 
-def keep_failed(db: Database, key: str, openid: str, msg_type: str, raw: str,
-                now: datetime, error: str, reply: str) -> None:
-    """After a handler crash: keep the message as ``failed`` with the error and the apology."""
-    db.execute(
-        "INSERT INTO messages (key, openid, msg_type, received_at, raw, status, error, reply)"
-        " VALUES (?,?,?,?,?,'failed',?,?) ON CONFLICT(key) DO NOTHING",
-        [key, openid, msg_type, clock.iso(now), raw, error[:2000], reply],
-    )
+def is_stale(row: dict[str, Any], now: datetime) -> bool:
+    """Kept as ``new`` for longer than any live handler takes."""
+    return row["status"] == "new" and clock.parse(row["received_at"]) + STALE_AFTER < now
+
+
+def stale_new(db: Database, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
+    """Messages kept but never handled, oldest first."""
+    return list(db.query(
+        "SELECT * FROM messages WHERE status = 'new' AND received_at < ?"
+        " ORDER BY received_at LIMIT ?", [clock.iso(now - STALE_AFTER), limit],
+    ))

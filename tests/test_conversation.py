@@ -153,3 +153,15 @@ def test_retry_returns_the_same_reply_and_no_new_ticket(wechat, db):
     assert first == again
     assert db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 1
     assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 1
+
+
+def test_rating_words_rate_the_answered_ticket_in_any_state(wechat, db):
+    from handlers.casework import act
+    from storage.lifecycle import Actor
+
+    number = number_in(wechat.send("区人社局窗口的人不理人，问了三遍都不搭理我"))
+    unit = Actor("rs", "unit", "区人社局")
+    act(db, {}, number, "accept", unit)
+    act(db, {}, number, "answer", unit, {"note": "已约谈窗口人员并致歉"})
+    assert "已办结" in wechat.send("1")
+    assert tickets.get_ticket(db, number)["rating"] == "satisfied"
