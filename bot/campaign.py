@@ -1,6 +1,6 @@
 """The campaign timetable and its targets, from ``[campaign]`` in the config file.
 
-Phases and targets are the plan's (see docs/campaign.example.toml); the
+Phases and targets are the plan's (see config.example.toml (its [campaign] section)); the
 office keeps each target's status in the console, stored in the
 ``campaign_targets`` table, which overrides the config's initial status.
 Dates are "MM-DD" (combined with ``campaign.year``) or full "YYYY-MM-DD".

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot import create_app
@@ -33,6 +35,12 @@ json = false
 {extra}
 """
     return parse_text(text, "test-config")
+
+
+def campaign_example() -> str:
+    """The [campaign] section of config.example.toml (kept last in that file)."""
+    text = (Path(__file__).parent.parent / "config.example.toml").read_text("utf-8")
+    return text[text.index("\n[campaign]"):]
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ from bot.digest.periods import period_before
 from bot.digest.run import run_digest
 from storage import clock, users
 from storage.db import close_all
-from tests.conftest import make_config
+from tests.conftest import campaign_example, make_config
 from tests.test_stats import NOW, seed
 
-EXAMPLE = (Path(__file__).parent.parent / "docs" / "campaign.example.toml").read_text("utf-8")
+EXAMPLE = campaign_example()
 PASSWORD = "passw0rd-long"
 
 

@@ -1,12 +1,10 @@
 """Every figure of one digest on the seeded database (tests/test_stats.py's ``seed``).
 
-The campaign section uses docs/campaign.example.toml as it is, so the example
+The campaign section uses config.example.toml's [campaign] as it is, so the example
 is checked too. Figures worked out by hand are in the comments.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
@@ -14,16 +12,15 @@ from bot import campaign
 from bot.digest import render
 from bot.digest.build import build
 from bot.digest.periods import Period, period_before
-from tests.conftest import make_config
+from tests.conftest import campaign_example, make_config
 from tests.test_stats import NOW, seed
 
-EXAMPLE = Path(__file__).parent.parent / "docs" / "campaign.example.toml"
 A, B, C = "区人社局", "区市场监管局", "区不动产登记中心"
 
 
 @pytest.fixture
 def config(tmp_path):  # noqa: ANN001, ANN201
-    return make_config(tmp_path, EXAMPLE.read_text("utf-8") + "\n[digest]\ntop_n = 1\n")
+    return make_config(tmp_path, campaign_example() + "\n[digest]\ntop_n = 1\n")
 
 
 @pytest.fixture
