@@ -8,6 +8,7 @@ back (no double submission on reload) with a polite message.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
@@ -35,6 +36,18 @@ DONE = {
     "reject": "已作不予受理处理", "reclassify": "已改类", "note": "已添加内部备注",
     "request_extension": "延期申请已提交", "approve_extension": "已批准延期", "close": "已办结",
 }
+
+
+FIELD_LABELS = {"note": "说明或理由", "unit": "责任单位", "kind": "问题类型", "subtype": "具体情形",
+                "days": "延期天数"}
+CODE = re.compile(r"\b[a-z_]+\b")
+NEEDS = re.compile(r"需要填写\s*([a-z_]+)")
+
+
+def polite(reason: str) -> str:
+    """The lifecycle's reason with field and action codes in Chinese, for the page."""
+    reason = NEEDS.sub(lambda m: f"需要填写{FIELD_LABELS.get(m.group(1), m.group(1))}", reason)
+    return CODE.sub(lambda m: labels.ACTION_LABELS.get(m.group(0), m.group(0)), reason)
 
 
 def available_actions(actor: Actor, ticket: dict[str, Any]) -> list[str]:
@@ -94,7 +107,7 @@ def ticket_act(number: str) -> ResponseReturnValue:
     except TransitionError as error:
         if error.status == 404:
             abort(404, description=error.reason)
-        flash(f"操作未完成：{error.reason}", "error")
+        flash(f"操作未完成：{polite(error.reason)}", "error")
         return redirect(url_for("console.ticket", number=number), 303)
     flash(DONE.get(action, "操作已完成"), "success")
     return redirect(url_for("console.ticket", number=number), 303)
