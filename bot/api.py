@@ -275,6 +275,8 @@ def _integer(value: str | None, name: str, default: int, low: int, high: int) ->
 # ---------------------------------------------------------------- routes
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
+# Routes below use merge_slashes=False: a ticket number with "/" in it must be a JSON 404,
+# not a redirect to some other route.
 PUBLIC_ENDPOINTS = frozenset({"api.openapi"})
 
 
@@ -301,6 +303,8 @@ def _http_error(error: HTTPException) -> ResponseReturnValue:
     """JSON for unknown API URLs and methods (e.g. a ticket number with a slash)."""
     if not request.path.startswith(blueprint.url_prefix + "/"):
         return error
+    if "//" in request.path:  # an empty segment (a number with "/") names no resource
+        return _error(404, "没有这个地址 / no such resource")
     response, status = _error(error.code or 404, error.description or error.name)
     for header in ("Allow",):
         if header in error.get_response().headers:
@@ -320,14 +324,14 @@ def _settings() -> dict[str, Any]:
     return current_app.config["BOT"]
 
 
-@blueprint.get("/tickets")
+@blueprint.get("/tickets", merge_slashes=False)
 def tickets_index() -> ResponseReturnValue:
     actor = access.current_actor()
     filters, page, per_page = parse_filters(request.args.to_dict())
     return jsonify(list_tickets(access.db(), actor, filters, page, per_page))
 
 
-@blueprint.get("/tickets/<number>")
+@blueprint.get("/tickets/<number>", merge_slashes=False)
 def ticket_detail(number: str) -> ResponseReturnValue:
     view = ticket_view(access.db(), access.current_actor(), number)
     if view is None:
@@ -335,7 +339,7 @@ def ticket_detail(number: str) -> ResponseReturnValue:
     return jsonify(view)
 
 
-@blueprint.post("/tickets/<number>/actions")
+@blueprint.post("/tickets/<number>/actions", merge_slashes=False)
 def ticket_action(number: str) -> ResponseReturnValue:
     # JSON only: a browser form cannot send it cross-site without a CORS preflight,
     # so a console session cannot be abused by another site (no CSRF token needed here).
@@ -345,13 +349,13 @@ def ticket_action(number: str) -> ResponseReturnValue:
     return jsonify(perform(access.db(), _settings(), access.current_actor(), number, body))
 
 
-@blueprint.get("/me")
+@blueprint.get("/me", merge_slashes=False)
 def me() -> ResponseReturnValue:
     actor = access.current_actor()
     return jsonify(username=actor.name, role=actor.role, unit=actor.unit)
 
 
-@blueprint.get("/openapi.json")
+@blueprint.get("/openapi.json", merge_slashes=False)
 def openapi() -> ResponseReturnValue:
     from bot.openapi import spec
 

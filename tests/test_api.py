@@ -306,7 +306,7 @@ def test_openapi_document_describes_the_real_responses(client, db, office, unit)
 # ---------------------------------------------------------------- no input makes it fail
 
 
-@settings(max_examples=60, deadline=None,
+@settings(max_examples=60, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=st.sampled_from(["status", "kind", "unit", "overdue", "page", "per_page"]),
        value=st.text(max_size=20), number=st.text(min_size=1, max_size=30))
