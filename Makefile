@@ -35,6 +35,7 @@ test: $(VENV)/.dev chromium
 bench: $(VENV)/.dev
 	$(PY) bench/accuracy.py
 	$(PY) bench/classify_speed.py
+	$(PY) bench/queue.py
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
