@@ -81,6 +81,25 @@ def _timezone(value: str) -> str | None:
     return None
 
 
+DEADLINE_KINDS = ("S1", "S2", "S3", "S4", "S5", "S6", "D", "P", "NONE")
+DEADLINE_FIELDS = ("sign_working_days", "answer_working_days")
+
+
+def _deadline_kinds(value: dict) -> str | None:
+    """Per-kind overrides: known kinds, known fields, whole positive day counts."""
+    for kind, override in value.items():
+        if kind not in DEADLINE_KINDS:
+            return f"has unknown kind '{kind}' (expected one of {', '.join(DEADLINE_KINDS)})"
+        if not isinstance(override, dict):
+            return f"'{kind}' must be a table such as [deadlines.kinds.{kind}]"
+        for field, days in override.items():
+            if field not in DEADLINE_FIELDS:
+                return f"'{kind}' has unknown field '{field}'"
+            if isinstance(days, bool) or not isinstance(days, int) or days <= 0:
+                return f"'{kind}.{field}' must be a whole number of days above 0"
+    return None
+
+
 def _url(value: str) -> str | None:
     if value.startswith(("http://", "https://")) and value.endswith("/"):
         return None
@@ -131,7 +150,7 @@ SCHEMA: tuple[Key, ...] = (
     Key("conversation.timeout_minutes", (int,), 30, _positive),
     Key("deadlines.sign_working_days", (int,), 1, _positive),
     Key("deadlines.answer_working_days", (int,), 5, _positive),
-    Key("deadlines.kinds", (dict,), {}),
+    Key("deadlines.kinds", (dict,), {}, _deadline_kinds),
     Key("deadlines.remind_hours_before", (int, float), 4, _non_negative),
     Key("deadlines.escalate_to_leaders_after_working_days", (int,), 3, _non_negative),
     Key("deadlines.auto_close_days", (int,), 7, _positive),

@@ -97,9 +97,18 @@ def test_malformed_aes_key_is_refused(key):
     ("[storage]\npath = \"\"", "storage.path"),
     ("[scheduler]\ntimezone = \"Mars/Olympus\"", "scheduler.timezone"),
     ("[logging]\nlevel = \"LOUD\"", "logging.level"),
+    ("[deadlines.kinds.S9]\nanswer_working_days = 3", "deadlines.kinds"),
+    ("[deadlines.kinds.S1]\nanswer_days = 3", "deadlines.kinds"),
+    ("[deadlines.kinds.S1]\nanswer_working_days = 0", "deadlines.kinds"),
+    ("[deadlines.kinds.S1]\nsign_working_days = \"2\"", "deadlines.kinds"),
 ])
 def test_wrong_types_and_values_name_the_key(extra, key):
     assert f"'{key}'" in refused(toml(extra))
+
+
+def test_per_kind_deadline_overrides_are_accepted():
+    cfg = parse_text(toml("[deadlines.kinds.S1]\nanswer_working_days = 3"), "t")
+    assert cfg["deadlines.kinds"] == {"S1": {"answer_working_days": 3}}
 
 
 def test_a_table_given_as_a_plain_value_names_the_table():
