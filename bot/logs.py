@@ -34,3 +34,5 @@ def setup(level: str = "INFO", as_json: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # APScheduler logs every job run at INFO; keep its warnings and errors only
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
