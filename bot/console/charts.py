@@ -42,7 +42,7 @@ def horizontal_bars(items: Series, *, width: int = 520, row: int = 24,
             "label_x": label_width - 6}
 
 
-def line_chart(points: Series, *, width: int = 560, height: int = 200) -> dict[str, Any]:
+def line_chart(points: Series, *, width: int = 900, height: int = 220) -> dict[str, Any]:
     """A daily trend: a polyline with dots, y-axis ticks and a few date labels."""
     left, right, top_pad, bottom = 36, 10, 12, 28
     plot_w, plot_h = width - left - right, height - top_pad - bottom
@@ -53,14 +53,22 @@ def line_chart(points: Series, *, width: int = 560, height: int = 200) -> dict[s
         x = left + plot_w * index / count
         y = top_pad + plot_h * (1 - value / top)
         dots.append({"x": round(x, 1), "y": round(y, 1), "label": label, "value": value})
-    every = max(1, len(points) // 6)
+    every = max(1, len(points) // 10)
     labels = [dot for index, dot in enumerate(dots) if index % every == 0]
-    ticks = [{"y": round(top_pad + plot_h * (1 - part / 4), 1), "value": _fmt(top * part / 4)}
-             for part in range(5)]
+    steps = _divisions(top)
+    ticks = [{"y": round(top_pad + plot_h * (1 - part / steps), 1),
+              "value": _fmt(top * part / steps)} for part in range(steps + 1)]
     path = " ".join(f"{'M' if i == 0 else 'L'}{d['x']},{d['y']}" for i, d in enumerate(dots))
     return {"width": width, "height": height, "path": path, "dots": dots, "labels": labels,
             "ticks": ticks, "left": left, "right": width - right, "base": top_pad + plot_h,
             "label_y": height - 8}
+
+
+def _divisions(top: float) -> int:
+    """Grid lines at round values: 5 for 1×/5×10ⁿ, 4 for 2×10ⁿ, one per unit below 5."""
+    if top < 5 and float(top).is_integer():
+        return max(int(top), 1)
+    return 4 if f"{top:g}"[0] == "2" else 5
 
 
 def _fmt(value: float) -> str:
