@@ -9,7 +9,7 @@ import re
 import pytest
 from openpyxl import load_workbook
 
-from bot.console import answers, charts, export
+from bot.console import answers, charts, dashboard, export
 from storage import clock, tickets, users
 from tests.test_console_support import (
     OTHER_UNIT,
@@ -266,6 +266,20 @@ def test_dashboard_period_choice(app, seeded) -> None:
     client = login(app, "office")
     assert "近7天" in text_of(client.get("/console/dashboard?days=7"))
     assert text_of(client.get("/console/dashboard?days=9999"))  # unknown → default
+
+
+def test_dashboard_figures_are_kept_for_a_minute(app, db, config, seeded, monkeypatch) -> None:
+    client = login(app, "office")
+
+    def new_count() -> str:
+        page = text_of(client.get("/console/dashboard"))
+        return re.search(r"新增投诉</div><div class=\"value\">(\d+)<", page).group(1)
+
+    before = new_count()
+    add_ticket(db, config, "区医保局窗口报销拖了三个月", kind="S1", unit="区医保局")
+    assert new_count() == before  # cached
+    monkeypatch.setattr(dashboard, "CACHE_SECONDS", 0)
+    assert int(new_count()) == int(before) + 1
 
 
 def test_chart_geometry() -> None:
