@@ -1,0 +1,514 @@
+"""Webhook throughput and latency: the real server against a bare echo, in one run.
+
+Both are served by gunicorn with the same settings (``python -m bot serve`` and
+``bench/echo_app.py``), in AES mode, on loopback. Every request to the bot is a
+new complaint from its own citizen with its own MsgId, so each one is a full
+keep → classify → ticket → route → reply cycle. Request bodies are signed and
+encrypted before the clock starts. The load comes from ``wrk`` (a Lua script
+hands out the pre-built requests) when it is installed, else from Python
+threads on keep-alive ``http.client`` connections; the generator shares the two
+cores with the servers, so wrk, being far cheaper, is preferred.
+
+Run: ``python bench/webhook.py [--requests N] [--connections 16]`` (``make bench``).
+The server helpers here are also used by ``bench/chaos.py`` and the chaos tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+# Run as a script, bench/ is sys.path[0], where bench/queue.py hides the stdlib's queue.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from wechatpy.crypto import WeChatCrypto  # noqa: E402
+
+from bot.wxclient import WebhookClient, message_xml  # noqa: E402
+
+TARGET_RATIO = 0.7
+TARGET_P99_MS = 30.0
+MSG_SIGNATURE = re.compile(r"<MsgSignature><!\[CDATA\[([0-9a-f]+)\]\]>")
+
+
+@dataclass
+class BenchConfig:
+    """A production-like config file in a temporary folder (AES safe mode, scheduler on)."""
+
+    path: Path
+    database: Path
+    token: str
+    aes_key: str
+    appid: str
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def bench_config(folder: Path, fake_api_port: int | None = None, extra: str = "",
+                 threads: int = 4) -> BenchConfig:
+    """Write the config; with ``fake_api_port`` the server starts its own fake WeChat API."""
+    key = base64.b64encode(os.urandom(32)).decode()[:43]
+    token, appid, database = "benchtoken", "wxbench0000000001", folder / "complaints.db"
+    api = (f'api_base_url = "http://127.0.0.1:{fake_api_port}/cgi-bin/"\nfake_api = true\n'
+           f"fake_api_port = {fake_api_port}\n" if fake_api_port else
+           'api_base_url = "http://127.0.0.1:9/cgi-bin/"\n')
+    text = (f'[wechat]\ntoken = "{token}"\nappid = "{appid}"\nsecret = "bench-secret"\n'
+            f'encoding_aes_key = "{key}"\nmode = "safe"\n{api}'
+            f'[storage]\npath = "{database}"\nbackup_dir = "{folder / "backups"}"\n'
+            f"[server]\nworkers = 2\nthreads = {threads}\n[scheduler]\nenabled = true\n"
+            f'[logging]\nlevel = "INFO"\njson = true\n{extra}')
+    path = folder / "config.toml"
+    path.write_text(text, "utf-8")
+    return BenchConfig(path, database, token, key, appid)
+
+
+class Server:
+    """A server process group on loopback: started, waited for, stopped or killed."""
+
+    def __init__(self, argv: list[str], folder: Path, name: str, port: int) -> None:
+        self.argv, self.name, self.port = argv, name, port
+        self.log_path = folder / f"{name}-{port}.log"
+        self.proc: subprocess.Popen | None = None
+
+    @classmethod
+    def bot(cls, config: Path, folder: Path, workers: int = 2, port: int = 0) -> Server:
+        port = port or free_port()
+        argv = [sys.executable, "-m", "bot", "serve", "--config", str(config),
+                "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+        return cls(argv, folder, "bot", port)
+
+    @classmethod
+    def echo(cls, config: Path, folder: Path, workers: int = 2) -> Server:
+        port = free_port()
+        argv = [sys.executable, str(ROOT / "bench" / "echo_app.py"), "--config", str(config),
+                "--port", str(port), "--workers", str(workers)]
+        return cls(argv, folder, "echo", port)
+
+    def start(self, timeout: float = 60) -> Server:
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(self.argv, stdout=log, stderr=log, cwd=ROOT,
+                                         start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited: {self.log_tail()}")
+            if self._healthy():
+                return self
+            time.sleep(0.1)
+        self.kill()
+        raise RuntimeError(f"{self.name} not ready in {timeout} s: {self.log_tail()}")
+
+    def _healthy(self) -> bool:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+            conn.request("GET", "/healthz")
+            return conn.getresponse().status == 200
+        except OSError:
+            return False
+
+    def log_tail(self, chars: int = 3000) -> str:
+        return self.log_path.read_text("utf-8", "replace")[-chars:]
+
+    def workers(self) -> list[int]:
+        """Pids of the gunicorn workers (children of the master running python)."""
+        if self.proc is None:
+            return []
+        pids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            cmdline = (stat.parent / "cmdline").read_bytes() if fields[1] == str(self.proc.pid) \
+                else b""
+            if fields[1] == str(self.proc.pid) and b"fake-wechat" not in cmdline:
+                pids.append(int(stat.parent.name))
+        return pids
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Signal the whole process group: the master, its workers, the fake API."""
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+        if self.proc is not None:
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        else:
+            self.kill()  # stragglers in the group (the fake API)
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def check_reply(self, config: BenchConfig, text: str) -> str:
+        """One complaint through WebhookClient: the reply must name a ticket."""
+        client = WebhookClient(f"http://127.0.0.1:{self.port}", config.token, config.aes_key,
+                               config.appid)
+        xml = message_xml("oBenchCheck", "gh_bench", "text",
+                          {"Content": text, "MsgId": "999999999999"})
+        reply = client.reply_text(client.post(xml))
+        if "GF" not in reply:
+            raise RuntimeError(f"the bot's reply names no ticket: {reply!r}")
+        return reply
+
+    def profile(self, output: str, seconds: int = 10) -> subprocess.Popen:
+        """py-spy on one worker, collapsed stacks (flamegraph.pl's input) to ``output``."""
+        spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        return subprocess.Popen([spy, "record", "--pid", str(self.workers()[0]), "--duration",
+                                 str(seconds), "--format", "raw", "--output", output,
+                                 "--nonblocking"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+
+
+def profile_summary(collapsed: Path, top: int = 15) -> str:
+    """The frames with the most samples (inclusive) in a py-spy collapsed-stack file."""
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in collapsed.read_text("utf-8", "replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        total += int(count)
+        for frame in set(stack.split(";")):
+            inclusive[frame] = inclusive.get(frame, 0) + int(count)
+    ranked = sorted(inclusive.items(), key=lambda item: -item[1])[:top]
+    return "\n".join(f"{100 * n / total:5.1f}%  {frame}" for frame, n in ranked)
+
+
+@dataclass
+class Prepared:
+    """One signed, encrypted request: path with query string, body, and its MsgId."""
+
+    path: str
+    body: bytes
+    msg_id: int
+
+
+def prepare_one(crypto: WeChatCrypto, token: str, msg_id: int, openid: str, text: str,
+                msg_type: str = "text", fields: dict[str, str] | None = None) -> Prepared:
+    """Sign and encrypt one message as WeChat does in safe mode."""
+    timestamp, nonce = str(int(time.time())), str(msg_id % 10**9)
+    content = {"Content": text, "MsgId": str(msg_id)} if fields is None else fields
+    xml = message_xml(openid, "gh_bench", msg_type, content)
+    encrypted = crypto.encrypt_message(xml, nonce, timestamp)
+    digest = hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()
+    query = {"signature": digest, "timestamp": timestamp, "nonce": nonce, "encrypt_type": "aes",
+             "msg_signature": MSG_SIGNATURE.search(encrypted).group(1)}
+    body = encrypted.replace("\n", "").encode()
+    return Prepared(f"/wechat?{urlencode(query)}", body, msg_id)
+
+
+def prepare(config: BenchConfig, n: int, texts: list[str], first_id: int) -> list[Prepared]:
+    """``n`` complaints, each from its own citizen with its own MsgId."""
+    crypto = WeChatCrypto(config.token, config.aes_key, config.appid)
+    return [prepare_one(crypto, config.token, first_id + i, f"oBench{first_id + i:012d}",
+                        texts[i % len(texts)]) for i in range(n)]
+
+
+@dataclass
+class Result:
+    """What one load run measured."""
+
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    errors: int
+    statuses: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def ok(self) -> int:
+        return self.statuses.get("200", 0)
+
+    def line(self) -> str:
+        return (f"{self.rps:7.1f} req/s  p50 {self.p50_ms:5.1f} ms  p99 {self.p99_ms:5.1f} ms  "
+                f"max {self.max_ms:6.1f} ms  {self.requests} requests in {self.seconds:.2f} s, "
+                f"errors {self.errors}")
+
+
+WRK_SCRIPT = r"""
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+int clock_gettime(int clock, bench_timespec *tp);
+]]
+local ts = ffi.new("bench_timespec")
+local function now_us()
+  ffi.C.clock_gettime(1, ts)  -- CLOCK_MONOTONIC
+  return tonumber(ts.tv_sec) * 1e6 + tonumber(ts.tv_nsec) / 1e3
+end
+local threads, counter = {}, 0
+function setup(thread)
+  thread:set("tid", counter); counter = counter + 1; table.insert(threads, thread)
+end
+function init(args)
+  local file, nthreads, total = args[1], tonumber(args[2]), tonumber(args[3])
+  marker = args[4] .. tid
+  quota = math.floor(total / nthreads)
+  if tid < total % nthreads then quota = quota + 1 end
+  reqs, i, done_n, bad, t_first, t_last = {}, 0, 0, 0, 0, 0
+  local n = 0
+  for line in io.lines(file) do
+    if n % nthreads == tid then
+      local path, body = line:match("^([^\t]*)\t(.*)$")
+      reqs[#reqs + 1] = wrk.format("POST", path, {["Content-Type"] = "text/xml"}, body)
+    end
+    n = n + 1
+  end
+end
+function request()
+  if i == 0 then t_first = now_us() end
+  i = i + 1
+  if i > #reqs then i = #reqs end
+  return reqs[i]
+end
+function response(status, headers, body)
+  if status ~= 200 then bad = bad + 1 end
+  done_n = done_n + 1
+  if done_n == quota then
+    t_last = now_us()
+    io.open(marker, "w"):close()
+    wrk.thread:stop()
+  end
+end
+function done(summary, latency, requests)
+  local bad_total, first, last = 0, math.huge, 0
+  for _, t in ipairs(threads) do
+    bad_total = bad_total + t:get("bad")
+    first = math.min(first, t:get("t_first")); last = math.max(last, t:get("t_last"))
+  end
+  local e = summary.errors
+  io.write(string.format(
+    'WRK {"requests":%d,"us":%d,"p50":%d,"p99":%d,"max":%d,"non200":%d,'
+    .. '"connect":%d,"read":%d,"write":%d,"timeout":%d}\n',
+    summary.requests, last - first, latency:percentile(50), latency:percentile(99),
+    latency.max, bad_total, e.connect, e.read, e.write, e.timeout))
+end
+"""
+
+
+def run_wrk(port: int, requests: list[Prepared], quota: int, connections: int,
+            folder: Path) -> Result:
+    """Each wrk thread stops after its share of ``quota`` and leaves a marker file;
+    when all have, wrk gets SIGINT (else it sleeps out ``-d``). The rest are spares."""
+    threads = 2 if connections >= 2 else 1
+    tag = f"{requests[0].msg_id}"
+    lines, script = folder / f"requests-{tag}.txt", folder / "requests.lua"
+    lines.write_bytes(b"".join(r.path.encode() + b"\t" + r.body + b"\n" for r in requests))
+    script.write_text(WRK_SCRIPT, "utf-8")
+    markers = [folder / f"done-{tag}-{n}" for n in range(threads)]
+    argv = ["wrk", "-t", str(threads), "-c", str(connections), "-d", "600s", "--timeout", "10s",
+            "-s", str(script), f"http://127.0.0.1:{port}", "--", str(lines), str(threads),
+            str(quota), str(folder / f"done-{tag}-")]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while proc.poll() is None and not all(marker.exists() for marker in markers):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    if "WRK " not in out:
+        raise RuntimeError(f"wrk failed: {out} {err}")
+    data = json.loads(out.split("WRK ", 1)[1].splitlines()[0])
+    transport = data["connect"] + data["read"] + data["write"] + data["timeout"]
+    return Result(data["requests"], data["us"] / 1e6, data["p50"] / 1000, data["p99"] / 1000,
+                  data["max"] / 1000, data["non200"] + transport,
+                  {"200": data["requests"] - data["non200"], "other": data["non200"]})
+
+
+def run_python(port: int, requests: list[Prepared], quota: int, connections: int) -> Result:
+    """Threads, one keep-alive connection each, taking requests in turn."""
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    lock, items = threading.Lock(), iter(requests[:quota])
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        mine: list[float] = []
+        while True:
+            with lock:
+                item = next(items, None)
+            if item is None:
+                break
+            start = time.perf_counter()
+            try:
+                conn.request("POST", item.path, item.body, {"Content-Type": "text/xml"})
+                response = conn.getresponse()
+                response.read()
+                status = str(response.status)
+            except (OSError, http.client.HTTPException) as error:
+                status, conn = type(error).__name__, http.client.HTTPConnection(
+                    "127.0.0.1", port, timeout=10)
+            mine.append(time.perf_counter() - start)
+            with lock:
+                statuses[status] = statuses.get(status, 0) + 1
+        with lock:
+            latencies.extend(mine)
+
+    pool = [threading.Thread(target=worker) for _ in range(connections)]
+    started = time.perf_counter()
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    seconds = time.perf_counter() - started
+    latencies.sort()
+    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
+    errors = sum(n for status, n in statuses.items() if status != "200")
+    return Result(len(latencies), seconds, pick(0.5), pick(0.99), latencies[-1] * 1000, errors,
+                  statuses)
+
+
+def load(port: int, requests: list[Prepared], quota: int, args: argparse.Namespace,
+         folder: Path) -> Result:
+    if args.generator == "wrk":
+        return run_wrk(port, requests, quota, args.connections, folder)
+    return run_python(port, requests, quota, args.connections)
+
+
+def complaint_texts() -> list[str]:
+    """Real-looking complaints: the classifier's evaluation lines that it files as one."""
+    from keywords import classify
+
+    path = ROOT / "keywords" / "eval" / "extra_lines.jsonl"
+    lines = [json.loads(line)["text"] for line in path.read_text("utf-8").splitlines() if line]
+    kept = [text for text in lines if classify(text).kind != "NONE" and "GF" not in text]
+    return kept or ["区人社局窗口的人不理人，办个社保卡跑了三趟还没办好"]
+
+
+def measure(name: str, server: Server, requests: list[Prepared], args: argparse.Namespace,
+            folder: Path) -> Result:
+    """Warm up (untimed), then the timed run; spares at the end keep MsgIds unique."""
+    spare = args.connections * 2
+    warm, timed = requests[:args.warmup + spare], requests[args.warmup + spare:]
+    if args.warmup:
+        load(server.port, warm, args.warmup, args, folder)
+    result = load(server.port, timed, args.requests, args, folder)
+    print(f"{name:>5}: {result.line()}", flush=True)
+    return result
+
+
+def check_tickets(db_path: Path) -> tuple[int, int, int]:
+    """(tickets, handled messages, handled messages whose ticket is missing)."""
+    conn = sqlite3.connect(db_path)
+    try:
+        tickets = conn.execute("SELECT count(*) FROM tickets").fetchone()[0]
+        handled = conn.execute(
+            "SELECT count(*) FROM messages WHERE status = 'handled'").fetchone()[0]
+        orphans = conn.execute(
+            "SELECT count(*) FROM messages m WHERE m.status = 'handled' AND (m.ticket_number"
+            " IS NULL OR NOT EXISTS"
+            " (SELECT 1 FROM tickets t WHERE t.number = m.ticket_number))").fetchone()[0]
+    finally:
+        conn.close()
+    return tickets, handled, orphans
+
+
+def report(echo: Result, bot: Result, counts: tuple[int, int, int]) -> bool:
+    ratio = bot.rps / echo.rps if echo.rps else 0.0
+    tickets, handled, orphans = counts
+    print(f"ratio: bot/echo throughput {ratio:.2f} (target ≥ {TARGET_RATIO}); "
+          f"bot p99 {bot.p99_ms:.1f} ms (target ≤ {TARGET_P99_MS:.0f} ms); "
+          f"errors: echo {echo.errors}, bot {bot.errors}")
+    print(f"db: {handled} messages handled, {tickets} tickets, "
+          f"{orphans} handled messages without their ticket")
+    return (ratio >= TARGET_RATIO and bot.p99_ms <= TARGET_P99_MS and bot.errors == 0
+            and echo.errors == 0 and orphans == 0 and tickets == handled)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=8000, help="timed requests per target")
+    parser.add_argument("--warmup", type=int, default=800, help="untimed requests first")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker")
+    parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument("--py-spy", metavar="FILE",
+                        help="profile one bot worker (py-spy, collapsed stacks) into FILE")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = parser.parse_args(argv)
+    if args.generator == "auto":
+        args.generator = "wrk" if shutil.which("wrk") else "python"
+    return args
+
+
+def run(args: argparse.Namespace, folder: Path) -> bool:
+    config = bench_config(folder, fake_api_port=free_port(), threads=args.threads)
+    total = args.warmup + args.requests + 4 * args.connections
+    texts = complaint_texts()
+    echo_requests = prepare(config, total, texts, first_id=10**9)
+    bot_requests = prepare(config, total, texts, first_id=2 * 10**9)
+    with Server.echo(config.path, folder, args.workers) as echo_server:
+        echo = measure("echo", echo_server, echo_requests, args, folder)
+    with Server.bot(config.path, folder, args.workers) as bot_server:
+        bot_server.check_reply(config, texts[0])
+        spy = bot_server.profile(args.py_spy) if args.py_spy else None
+        bot = measure("bot", bot_server, bot_requests, args, folder)
+        if spy is not None:
+            spy.wait(timeout=120)
+            print(profile_summary(Path(args.py_spy)))
+        time.sleep(1)  # let requests abandoned at the end of the run finish
+    return report(echo, bot, check_tickets(config.database))
+
+
+def _exit_on_term(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # run the finally blocks: stop the servers
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_term)
+    print(f"webhook bench: {args.requests} timed requests (+{args.warmup} warm-up) per target, "
+          f"{args.connections} connections, {args.workers} gunicorn workers × {args.threads} threads, "
+          f"load from {args.generator}, {os.cpu_count()} CPUs, AES safe mode", flush=True)
+    folder = Path(tempfile.mkdtemp(prefix="bench-webhook-"))
+    try:
+        ok = run(args, folder)
+    finally:
+        if args.keep:
+            print(f"kept {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+    print("targets met" if ok else "TARGETS NOT MET")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
