@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from keywords.tomlfile import DataError, TomlFile, resolve_dir
+from keywords.tomlfile import DataError, TomlFile, file_stamp, resolve_dir
 
 KIND_CODES = ("S1", "S2", "S3", "S4", "S5", "S6", "D", "P", "NONE")
 SUBTYPE_CODES = tuple(f"D{i}" for i in range(1, 7)) + tuple(f"P{i}" for i in range(1, 10))
@@ -82,13 +82,24 @@ def parse_taxonomy(tf: TomlFile, known_units: set[str] | None = None) -> tuple[T
     return Taxonomy(kinds, {c: subs[c] for c in SUBTYPE_CODES if c in subs}), problems
 
 
+_loaded: dict[Path, tuple[tuple, Taxonomy]] = {}
+
+
 def load_taxonomy(data_dir: str | Path | None = None) -> Taxonomy:
-    """Load and validate taxonomy.toml; raise DataError on problems."""
+    """Load and validate taxonomy.toml; raise DataError on problems.
+
+    Parsed again only when it or units.toml changed: handlers call this for every message.
+    """
     from keywords.units import load_units
 
     d = resolve_dir(data_dir)
     units = load_units(d)
+    stamp = (file_stamp(d / "taxonomy.toml"), id(units))
+    cached = _loaded.get(d)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
     tax, problems = parse_taxonomy(TomlFile(d / "taxonomy.toml"), {u.name for u in units.all()})
     if problems:
         raise DataError(problems)
+    _loaded[d] = (stamp, tax)
     return tax

@@ -52,6 +52,12 @@ class TomlFile:
         return f"{self.path}:{self.line_of(needle, section)}"
 
 
+def file_stamp(path: Path) -> tuple[int, int, int]:
+    """What changes when a file is edited or replaced: (inode, size, mtime in ns)."""
+    st = path.stat()
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def resolve_dir(data_dir: str | Path | None) -> Path:
     """The data directory to use: the given one or the packaged keywords/data."""
     return Path(data_dir) if data_dir is not None else DATA_DIR

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from keywords.tomlfile import DataError, TomlFile, resolve_dir
+from keywords.tomlfile import DataError, TomlFile, file_stamp, resolve_dir
 
 UNIT_KINDS = ("lead", "oversight", "unit", "township")
 
@@ -72,10 +72,21 @@ def parse_units(tf: TomlFile) -> tuple[UnitsDirectory, list[str]]:
     return UnitsDirectory(units), problems
 
 
+_loaded: dict[Path, tuple[tuple, UnitsDirectory]] = {}
+
+
 def load_units(data_dir: str | Path | None = None) -> UnitsDirectory:
-    """Load and validate units.toml; raise DataError on problems."""
-    d = resolve_dir(data_dir)
-    units, problems = parse_units(TomlFile(d / "units.toml"))
+    """Load and validate units.toml; raise DataError on problems.
+
+    Parsed again only when the file changed: handlers call this for every message.
+    """
+    path = resolve_dir(data_dir) / "units.toml"
+    stamp = file_stamp(path)
+    cached = _loaded.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    units, problems = parse_units(TomlFile(path))
     if problems:
         raise DataError(problems)
+    _loaded[path] = (stamp, units)
     return units
