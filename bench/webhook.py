@@ -122,12 +122,14 @@ class Server:
         raise RuntimeError(f"{self.name} not ready in {timeout} s: {self.log_tail()}")
 
     def _healthy(self) -> bool:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
             conn.request("GET", "/healthz")
             return conn.getresponse().status == 200
         except OSError:
             return False
+        finally:
+            conn.close()
 
     def log_tail(self, chars: int = 3000) -> str:
         return self.log_path.read_text("utf-8", "replace")[-chars:]
@@ -496,7 +498,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _exit_on_term)
     print(f"webhook bench: {args.requests} timed requests (+{args.warmup} warm-up) per target, "
-          f"{args.connections} connections, {args.workers} gunicorn workers × {args.threads} threads, "
+          f"{args.connections} connections, {args.workers} gunicorn workers × "
+          f"{args.threads} threads, "
           f"load from {args.generator}, {os.cpu_count()} CPUs, AES safe mode", flush=True)
     folder = Path(tempfile.mkdtemp(prefix="bench-webhook-"))
     try:
