@@ -120,17 +120,24 @@ def _writer_turn(lock_path: str | None) -> Iterator[None]:
     if key not in _writer_locks:
         with _writer_locks_lock:
             if key not in _writer_locks:
-                fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-                _writer_locks[key] = (threading.RLock(), fd)
+                _writer_locks[key] = (threading.RLock(), _open_lock_file(lock_path))
     lock, fd = _writer_locks[key]
     depth = _writer_depth.__dict__.setdefault(lock_path, 0)
     with lock:
-        if depth == 0:
+        if depth == 0 and fd >= 0:
             fcntl.flock(fd, fcntl.LOCK_EX)
         _writer_depth.__dict__[lock_path] = depth + 1
         try:
             yield
         finally:
             _writer_depth.__dict__[lock_path] = depth
-            if depth == 0:
+            if depth == 0 and fd >= 0:
                 fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _open_lock_file(lock_path: str) -> int:
+    """The lock file's descriptor; -1 (SQLite's own locking only) where it cannot be made."""
+    try:
+        return os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return -1
