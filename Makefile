@@ -36,6 +36,7 @@ bench: $(VENV)/.dev
 	$(PY) bench/accuracy.py
 	$(PY) bench/classify_speed.py
 	$(PY) bench/queue.py
+	$(PY) bench/webhook.py
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
