@@ -23,6 +23,7 @@ from bot import wxprotocol
 from bot.wxprotocol import ProtocolError
 from handlers import handle, new_context
 from handlers.context import Incoming
+from handlers.conversation import warm
 from handlers.texts import say
 from storage import clock, inbox, outbox
 from storage.db import get_db, write_transaction
@@ -88,6 +89,7 @@ def answer(incoming: Incoming, raw: str) -> str:
     if not first:
         log.info("retried delivery %s: stored reply returned", incoming.key)
         return _stored_reply(db, incoming)
+    warm(incoming)  # CPU-heavy classification outside the write lock
     return _handle(db, config, incoming)
 
 

@@ -14,6 +14,7 @@ from handlers.casework import act, rating_from_text
 from handlers.context import Context, Incoming, Reply, State
 from handlers.normalize import simplify
 from handlers.texts import say
+from keywords import classify
 from storage import clock, conversations, tickets
 from storage.lifecycle import RATINGS, TransitionError
 
@@ -142,6 +143,20 @@ def handle(ctx: Context) -> str:
         return ""
     conversations.touch(ctx.db, ctx.openid, reply.state, reply.data, ctx.now)
     return reply.text
+
+
+def warm(incoming: Incoming) -> None:
+    """Classify a text before the write lock is taken; the handler's own call is then free.
+
+    Classification is most of a complaint's CPU: under the lock it would serialise
+    every worker. A failure here is left for the handler to meet and report.
+    """
+    if incoming.msg_type not in ("text", "voice") or not incoming.text.strip():
+        return
+    try:
+        classify(simplify(incoming.text))
+    except Exception:  # noqa: BLE001 - the handler hits it again and logs it
+        return
 
 
 def new_context(incoming: Incoming, db, config, now=None) -> Context:  # noqa: ANN001

@@ -49,6 +49,7 @@ class Classifier:
         self._lock = threading.Lock()
         self._jieba_words: set[str] = set()
         self._engine = self._build()
+        self._memo: tuple[Engine | None, dict[str, Classification]] = (None, {})
         self._stamp = self._mtimes()
         self._failed_stamp: dict | None = None
         self._checked = time.monotonic()
@@ -96,9 +97,22 @@ class Classifier:
     def rules(self):
         return self._engine.rules
 
+    MEMO_SIZE = 2048
+
     def classify(self, text: str) -> Classification:
+        """Results are remembered per rule set: the webhook classifies a message before it
+        takes the database's write lock, so the handler's call under the lock is free."""
         self.maybe_reload()
-        return Classification(**self._engine.run(text))
+        engine, memo = self._engine, self._memo
+        if memo[0] is not engine:
+            memo = self._memo = (engine, {})
+        found = memo[1].get(text)
+        if found is None:
+            found = Classification(**engine.run(text))
+            if len(memo[1]) >= self.MEMO_SIZE:
+                memo[1].clear()
+            memo[1][text] = found
+        return found
 
 
 _default: Classifier | None = None
