@@ -98,6 +98,14 @@ def test_pagination(app, db, config, seeded) -> None:
     assert not numbers(first) & numbers(second)
 
 
+def test_stray_query_arguments_are_ignored(app, seeded) -> None:
+    """Arguments url_for would treat specially (endpoint, _external, fmt) break nothing."""
+    page = text_of(login(app, "office").get(
+        "/console/?endpoint=x&_external=1&fmt=exe&_anchor=a&status=dispatched"))
+    assert "/console/export.csv?status=dispatched" in page
+    assert "evil" not in page and "_external" not in page
+
+
 def test_bad_filters_are_explained(app, seeded) -> None:
     reply = login(app, "office").get("/console/?from=yesterday")
     assert reply.status_code == 400 and "日期格式" in reply.get_data(as_text=True)

@@ -13,17 +13,28 @@ from bot.console.auth import login_required
 from storage.lifecycle import STATUS_LABELS
 
 QUEUE_ROLES = ("office", "unit", "leader", "admin")
+FILTER_KEYS = ("q", "status", "kind", "unit", "from", "to", "sort", "overdue", "flagged",
+               "page")
+
+
+def filter_args() -> dict[str, str]:
+    """The request's known, non-empty filter arguments (never "endpoint", "_external" …)."""
+    return {name: request.args[name] for name in FILTER_KEYS if request.args.get(name)}
 
 
 def url_with(**changes: Any) -> str:
     """This queue URL with some arguments changed (None removes one); keeps the filters."""
-    args = request.args.to_dict()
+    args: dict[str, Any] = filter_args()
     for name, value in changes.items():
         if value is None:
             args.pop(name, None)
         else:
             args[name] = value
-    return url_for(request.endpoint or "console.queue", **args)
+    return url_for("console.queue", **args)
+
+
+def export_url(fmt: str) -> str:
+    return url_for("console.export_queue", fmt=fmt, **filter_args())
 
 
 @login_required(*QUEUE_ROLES)
@@ -42,7 +53,7 @@ def queue() -> ResponseReturnValue:
         "console/queue.html", result=result, q=wanted, args=request.args, error=error,
         statuses=STATUS_LABELS, kinds=labels.kind_choices(), units=labels.unit_names(),
         sorts={key: label for key, (_, label) in query.SORTS.items()}, labels=labels,
-        url_with=url_with, unit_account=actor.role == "unit"), status
+        url_with=url_with, export_url=export_url, unit_account=actor.role == "unit"), status
 
 
 @login_required(*QUEUE_ROLES)
