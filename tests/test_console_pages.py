@@ -211,6 +211,8 @@ def test_extension_reject_and_internal_note(app, db, seeded) -> None:
     unit, office = login(app, "unit"), login(app, "office")
     due = tickets.get_ticket(db, number)["due_at"]
     act(unit, number, "request_extension", days="3", note="需要现场核查")
+    pending = text_of(office.get(f"/console/tickets/{number}"))
+    assert re.search(r'id="pending-extension">unit 申请延期：3个工作日：需要现场核查', pending)
     act(office, number, "approve_extension", days="3")
     assert tickets.get_ticket(db, number)["due_at"] > due
     act(office, number, "note", note="已电话联系单位")
