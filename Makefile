@@ -35,7 +35,7 @@ test: $(VENV)/.dev chromium
 bench: $(VENV)/.dev
 	$(PY) bench/accuracy.py
 	$(PY) bench/classify_speed.py
-	$(PY) bench/queue.py
+	$(PY) bench/queue_speed.py
 	$(PY) bench/webhook.py
 
 lint: $(VENV)/.dev
