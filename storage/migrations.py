@@ -256,3 +256,9 @@ def m0005(db: Database) -> None:
     db.execute("CREATE INDEX tickets_status_sign_due ON tickets(status, sign_due_at)")
     # "flagged only": few tickets carry flags; the queue's term is exactly flags != '[]'
     db.execute("CREATE INDEX tickets_flagged ON tickets(created_at) WHERE flags != '[]'")
+
+
+@MIGRATIONS(name="0006_dispatched_index")
+def m0006(db: Database) -> None:
+    """The per-unit rates read the tickets dispatched in a window."""
+    db.execute("CREATE INDEX tickets_dispatched ON tickets(dispatched_at)")
