@@ -40,6 +40,9 @@ def connect(path: str | os.PathLike[str]) -> Database:
     db.writer_lock_path = None if path == ":memory:" else f"{path}-writelock"
     if path != ":memory:":
         db.execute("PRAGMA journal_mode=WAL")
+        # Checkpoints run after the write lock is released (see _checkpoint_now_and_then),
+        # not inside a COMMIT that every other writer is queued behind.
+        db.execute("PRAGMA wal_autocheckpoint=0")
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA foreign_keys=ON")
     _migrate_once(db, path)
@@ -98,6 +101,29 @@ def write_transaction(db: Database) -> Iterator[Database]:
             raise
         else:
             db.conn.execute("COMMIT")
+    _checkpoint_now_and_then(db)
+
+
+CHECKPOINT_EVERY_COMMITS = 100  # per connection; SQLite's own default is ~1000 pages
+_commits = threading.local()
+
+
+def _checkpoint_now_and_then(db: Database) -> None:
+    """A PASSIVE checkpoint every so many commits, outside the write lock.
+
+    SQLite's automatic checkpoint runs inside the COMMIT that crosses the
+    threshold, fsyncs included, while every other writer waits for it.
+    A passive one copies what it can without blocking writers.
+    """
+    if getattr(db, "writer_lock_path", None) is None:
+        return
+    count = _commits.__dict__.get(id(db), 0) + 1
+    _commits.__dict__[id(db)] = count
+    if count % CHECKPOINT_EVERY_COMMITS == 0:
+        try:
+            db.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.OperationalError:
+            pass  # busy or read-only: the next one, or the last connection to close, does it
 
 
 _writer_locks: dict[tuple[int, str], tuple[threading.RLock, int]] = {}
