@@ -224,12 +224,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     failed = False
     with tempfile.TemporaryDirectory(prefix="chaos-") as tmp:
-        for name, scenario in (("repeated delivery", repeated_delivery),
-                               ("kill -9 and restart", kill_and_restart)):
+        n = args.messages
+        for name, scenario in (
+                ("repeated delivery", lambda f: repeated_delivery(f, messages=n)),
+                ("kill -9 and restart", lambda f: kill_and_restart(f, messages=n,
+                                                                   kill_after=n // 3))):
             folder = Path(tmp) / name.replace(" ", "-")
             folder.mkdir()
             started = time.monotonic()
-            outcome, requests = scenario(folder, messages=args.messages)
+            outcome, requests = scenario(folder)
             problems = outcome.problems(requests)
             failed |= bool(problems)
             print(f"{name}: {'; '.join(outcome.notes)}; {len(requests)} messages, "
