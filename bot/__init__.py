@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bot import config as config_module
 from bot.config import Config
@@ -24,6 +25,10 @@ def create_app(config: Config | dict[str, Any] | str | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=False)
     app.config["BOT"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings["wechat.max_body_bytes"]
+    if settings["server.proxy_hops"]:
+        # behind nginx the client's address is in X-Forwarded-For (login throttling)
+        hops = settings["server.proxy_hops"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     from storage.db import get_db
 
     get_db(settings["storage.path"])  # create and migrate the database before serving

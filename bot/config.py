@@ -142,6 +142,7 @@ SCHEMA: tuple[Key, ...] = (
     Key("server.workers", (int,), 2, _positive),
     Key("server.threads", (int,), 4, _positive),
     Key("server.public_url", (str,), ""),
+    Key("server.proxy_hops", (int,), 0, _non_negative),
     Key("console.secret_key", (str,), "", secret=True),
     Key("console.login_max_failures", (int,), 5, _positive),
     Key("console.login_lockout_seconds", (int,), 300, _positive),

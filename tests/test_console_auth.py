@@ -96,6 +96,30 @@ def test_address_lockout_across_usernames(app, seeded, config) -> None:
     assert _form(client, "admin", PASSWORD).status_code == 429
 
 
+def test_behind_a_proxy_the_lockout_is_per_client_address(tmp_path) -> None:
+    """With server.proxy_hops = 1 the address comes from X-Forwarded-For, so one
+    client's failures cannot lock out every user behind the same nginx."""
+    config = make_config(tmp_path, "[server]\nproxy_hops = 1\n")
+    app = create_app(config)
+    seed(app_db(config), config)
+    limit = config["console.login_max_failures"] * security.IP_FACTOR
+    attacker = app.test_client()
+    attacker.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.9"
+    for index in range(limit):
+        _form(attacker, f"guess{index}", "wrong-passw0rd")
+    assert _form(attacker, "admin", PASSWORD).status_code == 429
+    colleague = app.test_client()
+    colleague.environ_base["HTTP_X_FORWARDED_FOR"] = "198.51.100.7"
+    assert _form(colleague, "admin", PASSWORD).status_code == 302
+    close_all()
+
+
+def app_db(config):  # noqa: ANN001, ANN201
+    from storage.db import get_db
+
+    return get_db(config["storage.path"])
+
+
 def test_lockout_expires(db) -> None:
     for _ in range(3):
         security.record_failure(db, "someone", "10.0.0.1", 300, now=1000.0)
