@@ -266,3 +266,17 @@ class ServedBot:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=5)
+
+
+# Hostile bodies: an entity bomb (billion laughs) and an external entity (XXE).
+BILLION_LAUGHS = (
+    '<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "ha">'
+    + "".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(9))
+    + "]><xml><ToUserName>gh</ToUserName><FromUserName>o1</FromUserName>"
+    "<CreateTime>1</CreateTime><MsgType>text</MsgType><Content>&j;</Content></xml>"
+)
+XXE = (
+    '<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+    "<xml><ToUserName>gh</ToUserName><FromUserName>o1</FromUserName>"
+    "<CreateTime>1</CreateTime><MsgType>text</MsgType><Content>&x;</Content></xml>"
+)

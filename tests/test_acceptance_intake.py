@@ -17,7 +17,9 @@ import pytest
 import requests
 
 from tests.protocol_client import (
+    BILLION_LAUGHS,
     ROOT,
+    XXE,
     ServedBot,
     WeChatServer,
     free_port,
@@ -32,17 +34,6 @@ AES_KEY = "QWNjZXB0YW5jZUludGFrZUtleUZvckNvbXBsYWludDA"
 APPID = "wxacceptance00001"
 SECRET = "AppSecretNeverLogged9"
 NUMBER = re.compile(r"GF\d{8}-(\d{4})")
-BILLION_LAUGHS = (
-    '<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "ha">'
-    + "".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(9))
-    + "]><xml><ToUserName>gh</ToUserName><FromUserName>o1</FromUserName>"
-    "<CreateTime>1</CreateTime><MsgType>text</MsgType><Content>&j;</Content></xml>"
-)
-XXE = (
-    '<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-    "<xml><ToUserName>gh</ToUserName><FromUserName>o1</FromUserName>"
-    "<CreateTime>1</CreateTime><MsgType>text</MsgType><Content>&x;</Content></xml>"
-)
 
 
 def config_text(directory: Path) -> str:

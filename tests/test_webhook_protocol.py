@@ -18,6 +18,8 @@ from bot.config import parse_text
 from storage.db import close_all, get_db
 from tests.conftest import TOKEN, make_config
 from tests.protocol_client import (
+    BILLION_LAUGHS,
+    XXE,
     AesCipher,
     WeChatServer,
     flask_transport,
@@ -55,17 +57,6 @@ SAMPLE_BODY = (
     "<MsgId>6054768590064713728</MsgId><Encrypt><![CDATA[" + SAMPLE_ENCRYPT + "]]></Encrypt></xml>"
 )
 
-BILLION_LAUGHS = (
-    '<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "ha">'
-    + "".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(9))
-    + "]><xml><ToUserName>gh</ToUserName><FromUserName>o1</FromUserName>"
-    "<CreateTime>1</CreateTime><MsgType>text</MsgType><Content>&j;</Content></xml>"
-)
-XXE = (
-    '<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-    "<xml><ToUserName>gh</ToUserName><FromUserName>o1</FromUserName>"
-    "<CreateTime>1</CreateTime><MsgType>text</MsgType><Content>&x;</Content></xml>"
-)
 
 
 def _app(config):  # noqa: ANN001, ANN202
