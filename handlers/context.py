@@ -15,6 +15,7 @@ class State(StrEnum):
 
     IDLE = "idle"
     AWAIT_COMPLAINT = "await_complaint"
+    AWAIT_CONFIRM = "await_confirm"
     ASK_UNIT = "ask_unit"
     ASK_TIME = "ask_time"
     ASK_PHONE = "ask_phone"

@@ -65,6 +65,8 @@ TEXT_ROUTES: tuple[Route, ...] = (
      lookup.query),
     (_command("补充"), lambda ctx, text: intake.supplement(ctx, text[2:].strip(" ：:"))),
     (_is_rating, rate),
+    (lambda ctx, text: ctx.state == State.AWAIT_CONFIRM and text in intake.CONFIRM_WORDS,
+     intake.confirm),
     (_in_follow_up, intake.answer_follow_up),
     (lambda ctx, text: ctx.state == State.AWAIT_QUERY, lookup.query),
     (lambda ctx, text: True,

@@ -13,6 +13,8 @@ from storage import clock, tickets
 from storage.lifecycle import Actor, deadline_days
 
 MIN_COMPLAINT_CHARS = 6
+CONFIRM_MIN_CHARS = 20
+CONFIRM_WORDS = frozenset({"投诉", "是", "是的", "确认", "对", "要投诉", "我要投诉"})
 SKIP_WORDS = frozenset({"跳过", "不知道", "不清楚", "没有", "无", "不记得", "算了", "不留", "skip"})
 TIME_HINT = re.compile(r"昨天|今天|前天|上周|上个?月|本月|这个月|\d+月|\d+号|\d+日|早上|上午|中午|"
                        r"下午|晚上|周[一二三四五六日天末]|星期|礼拜|年初|年底|去年|今年|\d{1,2}[:：点]")
@@ -29,6 +31,9 @@ def take_complaint(ctx: Context, text: str, *, insist: bool = False) -> Reply:
     """Classify, link a repeat or open a ticket, route it, and ask what is missing."""
     result = classify(text)
     if result.kind == "NONE" and not insist:
+        if len(text) >= CONFIRM_MIN_CHARS:
+            # a long message the keywords do not see as a complaint: ask, never drop it
+            return Reply(say("confirm_complaint"), State.AWAIT_CONFIRM, {"text": text})
         return Reply(say("not_complaint"))
     if result.kind == "NONE" and len(text) < MIN_COMPLAINT_CHARS:
         return Reply(say("too_short"), State.AWAIT_COMPLAINT)
@@ -54,6 +59,11 @@ def take_complaint(ctx: Context, text: str, *, insist: bool = False) -> Reply:
                 kind_explain=taxonomy.kind(ticket["kind"]).explain,
                 next_step=next_step(ctx, ticket))
     return ask_next(first, ticket["number"], pending)
+
+
+def confirm(ctx: Context, text: str) -> Reply:
+    """The citizen confirms that the message kept in AWAIT_CONFIRM is a complaint."""
+    return take_complaint(ctx, ctx.data["text"], insist=True)
 
 
 def next_step(ctx: Context, ticket: dict) -> str:

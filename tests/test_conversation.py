@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from handlers.normalize import simplify
 from storage import clock, tickets
 
 NUMBER = re.compile(r"GF\d{8}-\d{4}")
@@ -165,3 +166,19 @@ def test_rating_words_rate_the_answered_ticket_in_any_state(wechat, db):
     act(db, {}, number, "answer", unit, {"note": "已约谈窗口人员并致歉"})
     assert "已办结" in wechat.send("1")
     assert tickets.get_ticket(db, number)["rating"] == "satisfied"
+
+
+def test_a_long_message_the_keywords_miss_is_kept_until_the_citizen_decides(wechat, db):
+    # a complaint worded unlike any keyword must not be dropped: the bot asks first
+    text = "楼下邻居天天半夜装修，吵得人睡不着觉，物业也不管"  # NONE: not a government body
+    reply = wechat.send(text)
+    assert "回复“投诉”" in reply and not NUMBER.search(reply)
+    assert db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 0
+    number = number_in(wechat.send("投诉"))
+    ticket = tickets.get_ticket(db, number)
+    # kept for the office to triage (as normalised text: half-width punctuation, Simplified)
+    assert ticket["text"] == simplify(text) and ticket["status"] == "received"
+
+
+def test_a_short_greeting_gets_no_confirmation_question(wechat):
+    assert "回复“投诉”" not in wechat.send("你好，在吗")
