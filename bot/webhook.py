@@ -1,11 +1,15 @@
 """POST/GET /wechat: signature → decrypt → parse → keep → handle → reply.
 
-The message is committed to the inbox before any handler runs, so nothing a
-handler (or a killed worker) does can lose it. The delivery that inserted the
-row handles it; a retried delivery of the same key (also one arriving at the
-same moment from another worker) waits for that reply and returns it, so a
-retry never creates a second ticket. A handler crash rolls back the handler's
-partial work, marks the message ``failed`` and answers with an apology.
+A message is kept in the inbox and handled in one write transaction (one turn
+of the database's single write lock per message). The handler runs inside a
+savepoint: a handler crash rolls back only the handler's partial work, and the
+message is committed as ``failed`` with an apology. A worker killed before the
+commit has answered nothing, so WeChat retries and the retry finds no trace of
+the first attempt. The delivery that inserted the row handles it; a retried
+delivery of the same key (also one arriving at the same moment from another
+worker) waits for that reply and returns it, so a retry never creates a second
+ticket. If storage fails while handling (disk full), the message is kept alone
+as ``new`` and the recovery job (``recover_unhandled``) handles it later.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from handlers.context import Incoming
 from handlers.conversation import warm
 from handlers.texts import say
 from storage import clock, inbox, outbox
-from storage.db import get_db, write_transaction
+from storage.db import get_db, savepoint, write_transaction
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("webhook", __name__)
@@ -80,21 +84,48 @@ def receive() -> Response:
 def answer(incoming: Incoming, raw: str) -> str:
     """Keep and handle one message exactly once; return the passive reply text."""
     config = current_app.config["BOT"]
+    warm(incoming)  # CPU-heavy classification outside the write lock
     try:
         db = get_db(config["storage.path"])
-        first = _keep(db, incoming, raw)
+        reply = _keep_and_handle(db, config, incoming, raw)
     except sqlite3.Error as error:
         log.error("cannot store message %s: %s", incoming.key, error)
         return say("storage_unavailable")
-    if not first:
+    if reply is None:
         log.info("retried delivery %s: stored reply returned", incoming.key)
         return _stored_reply(db, incoming)
-    warm(incoming)  # CPU-heavy classification outside the write lock
-    return _handle(db, config, incoming)
+    return reply
+
+
+def _keep_and_handle(db: Database, config: Any, incoming: Incoming, raw: str) -> str | None:
+    """Keep the message and handle it in one write transaction; None when this key
+    was already kept (a retry).
+
+    A storage error after the message was kept (disk full while handling) rolls
+    everything back; the message is then kept alone as ``new`` for the recovery
+    job and the citizen gets the apology. Errors before that (the database
+    cannot be written at all) reach the caller.
+    """
+    handling = False
+    try:
+        with write_transaction(db):
+            if inbox.find(db, incoming.key) is not None:
+                return None
+            inbox.keep(db, incoming.key, incoming.openid, incoming.msg_type, raw, clock.now())
+            handling = True
+            reply, number = _run_handler(db, config, incoming)
+    except sqlite3.Error:
+        if not handling:
+            raise
+        log.exception("cannot finish message %s (kept as new)", incoming.key)
+        return say("apology") if _keep(db, incoming, raw) else None
+    if number:
+        log.info("message %s → ticket %s", incoming.key, number)
+    return reply
 
 
 def _keep(db: Database, incoming: Incoming, raw: str) -> bool:
-    """Commit the message as ``new``; False when this key was already kept (a retry)."""
+    """Commit the message alone as ``new``; False when this key was already kept."""
     with write_transaction(db):
         if inbox.find(db, incoming.key) is not None:
             return False
@@ -126,31 +157,45 @@ def _stored_reply(db: Database, incoming: Incoming) -> str:
 
 
 def _handle(db: Database, config: Any, incoming: Incoming) -> str:
-    """Run the conversation in one transaction; a crash keeps the message as failed.
+    """Handle a message kept earlier (a stale one, or by the recovery job).
 
     Idempotent: under the write lock it first checks the message is still
-    ``new``, so the first delivery, a retry taking over and the recovery job
-    can never handle one message twice.
+    ``new``, so a retry taking over and the recovery job can never handle one
+    message twice.
     """
+    number = None
     try:
         with write_transaction(db):
             kept = inbox.find(db, incoming.key)
             if kept is not None and kept["status"] != "new":
                 return kept["reply"] or ""
-            try:
-                with db.atomic():  # a savepoint: a crash undoes the handler's writes only
-                    ctx = new_context(incoming, db, config, clock.now())
-                    reply = _passive_part(db, config, incoming, handle(ctx), ctx.ticket_number)
-            except Exception as error:  # any handler bug: the citizen still gets an answer
-                log.exception("handler failed for message %s", incoming.key)
-                return _mark_failed(db, incoming, error)
-            inbox.finish(db, incoming.key, reply, ctx.ticket_number)
+            reply, number = _run_handler(db, config, incoming)
     except sqlite3.Error:
         log.exception("cannot finish message %s (kept as new)", incoming.key)
         return say("apology")
-    if ctx.ticket_number:
-        log.info("message %s → ticket %s", incoming.key, ctx.ticket_number)
+    if number:
+        log.info("message %s → ticket %s", incoming.key, number)
     return reply
+
+
+def _run_handler(db: Database, config: Any, incoming: Incoming) -> tuple[str, str | None]:
+    """The conversation inside the caller's transaction: (reply, ticket number).
+
+    The handler runs in a savepoint; if it raises, its writes are undone and the
+    message is marked ``failed`` with the apology. An error that ended the whole
+    transaction (storage trouble) propagates.
+    """
+    try:
+        with savepoint(db):  # a crash undoes the handler's writes only
+            ctx = new_context(incoming, db, config, clock.now())
+            reply = _passive_part(db, config, incoming, handle(ctx), ctx.ticket_number)
+    except Exception as error:  # any handler bug: the citizen still gets an answer
+        if not db.conn.in_transaction:
+            raise
+        log.exception("handler failed for message %s", incoming.key)
+        return _mark_failed(db, incoming, error), None
+    inbox.finish(db, incoming.key, reply, ctx.ticket_number)
+    return reply, ctx.ticket_number
 
 
 def recover_unhandled(db: Database, config: Any) -> int:

@@ -86,17 +86,20 @@ def _checked_kind(taxonomy: Any, ticket: dict[str, Any], params: dict[str, Any])
 
 
 def route_new_ticket(db: Database, config: dict[str, Any], number: str,
-                     now: datetime | None = None) -> dict[str, Any]:
+                     now: datetime | None = None, *,
+                     ticket: dict[str, Any] | None = None) -> dict[str, Any]:
     """Dispatch at once when the unit is known and the kind needs no triage.
 
     An S6 report is never dispatched: it is referred to 区纪委 through the office.
+    ``ticket`` is the row as just written, when the caller has it (saves a read).
     """
-    ticket = get_ticket(db, number)
+    ticket = ticket or get_ticket(db, number)
     if is_discipline(ticket):
-        refer_to_discipline(db, config, ticket, now or clock.now())
+        refer_to_discipline(db, config, ticket, now or clock.now())  # events only
     elif ticket["kind"] in ROUTABLE_KINDS and ticket["unit"]:
-        act(db, config, number, "dispatch", SYSTEM, {"unit": ticket["unit"]}, now=now)
-    return get_ticket(db, number)
+        return act(db, config, number, "dispatch", SYSTEM, {"unit": ticket["unit"]},
+                   now=now).after
+    return ticket
 
 
 def refer_to_discipline(db: Database, config: dict[str, Any], ticket: dict[str, Any],

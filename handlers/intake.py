@@ -50,7 +50,7 @@ def take_complaint(ctx: Context, text: str, *, insist: bool = False) -> Reply:
         flags=["discipline"] if result.kind == "S6" else [], source_key=ctx.incoming.key,
         now=ctx.now,
     )
-    ticket = route_new_ticket(ctx.db, ctx.config, ticket["number"], now=ctx.now)
+    ticket = route_new_ticket(ctx.db, ctx.config, ticket["number"], now=ctx.now, ticket=ticket)
     ctx.ticket_number = ticket["number"]
     _keep_phone(ctx, ticket, text)
     pending = missing_details(ticket, text)

@@ -9,10 +9,11 @@ from typing import Any
 from sqlite_utils import Database
 
 from storage import clock
+from storage.db import read_rows
 
 
 def load(db: Database, openid: str) -> dict[str, Any] | None:
-    rows = list(db.query("SELECT * FROM conversations WHERE openid = ?", [openid]))
+    rows = read_rows(db, "SELECT * FROM conversations WHERE openid = ?", [openid])
     if not rows:
         return None
     row = rows[0]

@@ -13,12 +13,13 @@ from typing import Any
 from sqlite_utils import Database
 
 from storage import clock
+from storage.db import read_rows
 
 STALE_AFTER = timedelta(seconds=10)   # handling takes milliseconds; WeChat waits 5 s
 
 
 def find(db: Database, key: str) -> dict[str, Any] | None:
-    rows = list(db.query("SELECT * FROM messages WHERE key = ?", [key]))
+    rows = read_rows(db, "SELECT * FROM messages WHERE key = ?", [key])
     return rows[0] if rows else None
 
 

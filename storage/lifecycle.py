@@ -169,13 +169,12 @@ def transition(
         if to_status != before["status"]:
             fields["status"] = to_status
         fields["updated_at"] = clock.iso(moment)
-        tickets.update_ticket(db, before["id"], **fields)
+        after = tickets.update_and_get(db, before["id"], **fields)
         note = _event_note(action, params)
         tickets.add_event(db, before["id"], actor.name, actor.role, action, before["status"],
                           to_status, note, internal=action in INTERNAL_ACTIONS, now=moment)
         if action == "reclassify":
             _record_correction(db, before, params, actor, moment)
-        after = tickets.get_ticket(db, number)
     return Outcome(action, before, after, note)
 
 

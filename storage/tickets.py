@@ -7,6 +7,7 @@ through ``storage.lifecycle``; this module only stores.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from storage import clock
-from storage.db import write_transaction
+from storage.db import read_rows, write_transaction
 
 JSON_COLUMNS = ("matched", "also", "lead_units", "flags")
 OPEN_STATUSES = ("received", "dispatched", "accepted", "returned", "answered", "reopened")
@@ -61,10 +62,10 @@ def create_ticket(
     stamp = clock.iso(moment)
     with write_transaction(db):
         number = next_number(db, prefix, moment)
-        cursor = db.execute(
+        ticket = _one_row(db.conn.execute(
             "INSERT INTO tickets (number, openid, text, kind, subtype, unit, classified_unit,"
             " confidence, matched, also, lead_units, flags, status, source_key,"
-            " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING *",
             [
                 number, openid, text, classification["kind"], classification.get("subtype"),
                 classification.get("unit"), classification.get("unit"),
@@ -74,25 +75,42 @@ def create_ticket(
                 json.dumps(list(lead_units), ensure_ascii=False),
                 json.dumps(sorted(set(flags))), "received", source_key, stamp, stamp,
             ],
-        )
-        add_event(db, cursor.lastrowid, "citizen", "citizen", "create", None, "received",
+        ))
+        add_event(db, ticket["id"], "citizen", "citizen", "create", None, "received",
                   None, now=moment)
-    return get_ticket(db, number)
+    return ticket
+
+
+def _one_row(cursor: sqlite3.Cursor) -> dict[str, Any]:
+    """The decoded row of an ``INSERT/UPDATE … RETURNING *`` (fetched in full, so the
+    statement is finished before the next one)."""
+    keys = [column[0] for column in cursor.description]
+    return decode(dict(zip(keys, cursor.fetchall()[0], strict=True)))
 
 
 def get_ticket(db: Database, number: str) -> dict[str, Any] | None:
-    rows = list(db.query("SELECT * FROM tickets WHERE number = ?", [number]))
+    rows = read_rows(db, "SELECT * FROM tickets WHERE number = ?", [number])
     return decode(rows[0]) if rows else None
 
 
 def update_ticket(db: Database, ticket_id: int, **fields: Any) -> None:
     """Write columns of one ticket; JSON columns accept lists."""
+    db.execute(*_update_sql(ticket_id, fields))
+
+
+def update_and_get(db: Database, ticket_id: int, **fields: Any) -> dict[str, Any]:
+    """``update_ticket`` that returns the ticket as written, in the same statement."""
+    sql, params = _update_sql(ticket_id, fields)
+    return _one_row(db.conn.execute(f"{sql} RETURNING *", params))
+
+
+def _update_sql(ticket_id: int, fields: dict[str, Any]) -> tuple[str, list[Any]]:
     for column in JSON_COLUMNS:
         if column in fields and not isinstance(fields[column], str):
             fields[column] = json.dumps(fields[column], ensure_ascii=False)
     fields.setdefault("updated_at", clock.iso(clock.now()))
     assignments = ", ".join(f"{column} = ?" for column in fields)
-    db.execute(f"UPDATE tickets SET {assignments} WHERE id = ?", [*fields.values(), ticket_id])
+    return f"UPDATE tickets SET {assignments} WHERE id = ?", [*fields.values(), ticket_id]
 
 
 def add_event(
@@ -136,8 +154,8 @@ def add_attachment(db: Database, ticket_id: int, kind: str, **fields: Any) -> No
 def open_tickets_of(db: Database, openid: str) -> list[dict[str, Any]]:
     """The citizen's open tickets, newest first."""
     marks = ", ".join("?" for _ in OPEN_STATUSES)
-    rows = db.query(
-        f"SELECT * FROM tickets WHERE openid = ? AND status IN ({marks}) ORDER BY id DESC",
+    rows = read_rows(
+        db, f"SELECT * FROM tickets WHERE openid = ? AND status IN ({marks}) ORDER BY id DESC",
         [openid, *OPEN_STATUSES],
     )
     return [decode(row) for row in rows]

@@ -14,12 +14,12 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from storage.db import write_transaction
+from storage.db import read_rows, write_transaction
 
 
 def stored_liaisons(db: Database, unit: str) -> list[str]:
     """OpenIDs kept in the database for ``unit``."""
-    rows = list(db.query("SELECT liaison_openids FROM units WHERE name = ?", [unit]))
+    rows = read_rows(db, "SELECT liaison_openids FROM units WHERE name = ?", [unit])
     return json.loads(rows[0]["liaison_openids"]) if rows else []
 
 

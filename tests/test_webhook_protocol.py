@@ -502,21 +502,50 @@ def test_handler_crash_keeps_the_message_apologises_and_logs_the_key(plain, monk
     assert server.post_plain(xml).text == result.text and calls == ["x"]
 
 
-def test_the_message_is_committed_before_the_handler_runs(plain, tmp_path, monkeypatch):
-    server, _ = plain
-    seen: list[int] = []
+def test_the_message_and_the_handlers_writes_commit_together(plain, monkeypatch):
+    """One write transaction per message: nothing of it is visible half-done.
+
+    A worker killed before the commit has answered nothing, so WeChat retries
+    and the retry starts clean (tests/test_chaos.py kills workers under load).
+    """
+    server, db = plain
+    seen: list[tuple[int, int]] = []
 
     def look_from_outside(ctx):  # noqa: ANN001, ANN202
         import sqlite3
 
+        ctx.db.execute("INSERT INTO kv (key, value) VALUES ('handler', 'work')")
         other = sqlite3.connect(ctx.config["storage.path"])
-        seen.append(other.execute("SELECT count(*) FROM messages WHERE key='9400'").fetchone()[0])
+        seen.append((other.execute("SELECT count(*) FROM messages WHERE key='9400'").fetchone()[0],
+                     other.execute("SELECT count(*) FROM kv").fetchone()[0]))
         other.close()
         return "ok"
 
     monkeypatch.setattr(webhook, "handle", look_from_outside)
-    server.post_plain(text_xml(CITIZEN, "帮助", "9400"))
-    assert seen == [1]
+    assert server.post_plain(text_xml(CITIZEN, "帮助", "9400")).text == "ok"
+    assert seen == [(0, 0)]
+    assert message_row(db, "9400")["status"] == "handled" and count(db, "kv") == 1
+
+
+def test_storage_failure_while_handling_keeps_the_message_for_recovery(plain, monkeypatch,
+                                                                       caplog):
+    import sqlite3
+
+    server, db = plain
+
+    def disk_full(ctx):  # noqa: ANN001, ANN202
+        ctx.db.execute("INSERT INTO kv (key, value) VALUES ('partial', 'work')")
+        ctx.db.conn.execute("ROLLBACK")  # what SQLite does on SQLITE_FULL
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(webhook, "handle", disk_full)
+    caplog.set_level(logging.ERROR, logger="bot.webhook")
+    result = server.post_plain(text_xml(CITIZEN, "区人社局窗口的人不理人", "9450"))
+    assert result.status == 200 and "抱歉" in result.text
+    row = message_row(db, "9450")
+    assert row["status"] == "new" and "区人社局窗口的人不理人" in row["raw"]
+    assert count(db, "kv") == 0
+    assert any("9450" in r.getMessage() and r.exc_info for r in caplog.records)
 
 
 def test_replies_come_well_inside_five_seconds(aes):
