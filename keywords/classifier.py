@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import jieba
@@ -33,10 +33,10 @@ class Classification:
     also: tuple[str, ...] = ()  # secondary kinds
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["matched"] = list(self.matched)
-        d["also"] = list(self.also)
-        return d
+        """Plain data (lists for tuples); by hand, as ``asdict`` deep-copies every field."""
+        return {"kind": self.kind, "subtype": self.subtype, "unit": self.unit,
+                "confidence": self.confidence, "matched": list(self.matched),
+                "also": list(self.also)}
 
 
 class Classifier:

@@ -13,6 +13,7 @@ Accessors::
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,24 +83,29 @@ def parse_taxonomy(tf: TomlFile, known_units: set[str] | None = None) -> tuple[T
     return Taxonomy(kinds, {c: subs[c] for c in SUBTYPE_CODES if c in subs}), problems
 
 
-_loaded: dict[Path, tuple[tuple, Taxonomy]] = {}
+_loaded: dict[str | Path | None, tuple[tuple, Taxonomy, float]] = {}
 
 
 def load_taxonomy(data_dir: str | Path | None = None) -> Taxonomy:
     """Load and validate taxonomy.toml; raise DataError on problems.
 
-    Parsed again only when it or units.toml changed: handlers call this for every message.
+    Parsed again only when it or units.toml changed, looked at no more than once
+    a second (see ``load_units``): handlers call this for every message.
     """
-    from keywords.units import load_units
+    from keywords.units import RECHECK_SECONDS, load_units
 
+    units = load_units(data_dir)
+    cached = _loaded.get(data_dir)
+    now = time.monotonic()
+    if cached is not None and cached[0][1] == id(units) and now - cached[2] < RECHECK_SECONDS:
+        return cached[1]
     d = resolve_dir(data_dir)
-    units = load_units(d)
     stamp = (file_stamp(d / "taxonomy.toml"), id(units))
-    cached = _loaded.get(d)
     if cached is not None and cached[0] == stamp:
+        _loaded[data_dir] = (stamp, cached[1], now)
         return cached[1]
     tax, problems = parse_taxonomy(TomlFile(d / "taxonomy.toml"), {u.name for u in units.all()})
     if problems:
         raise DataError(problems)
-    _loaded[d] = (stamp, tax)
+    _loaded[data_dir] = (stamp, tax, now)
     return tax

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,21 +73,28 @@ def parse_units(tf: TomlFile) -> tuple[UnitsDirectory, list[str]]:
     return UnitsDirectory(units), problems
 
 
-_loaded: dict[Path, tuple[tuple, UnitsDirectory]] = {}
+RECHECK_SECONDS = 1.0  # how stale a data file may be, as for the classifier
+_loaded: dict[str | Path | None, tuple[tuple, UnitsDirectory, float]] = {}
 
 
 def load_units(data_dir: str | Path | None = None) -> UnitsDirectory:
     """Load and validate units.toml; raise DataError on problems.
 
-    Parsed again only when the file changed: handlers call this for every message.
+    Parsed again only when the file changed, and the file is looked at no more
+    than once a second (like the classifier's reload): handlers call this for
+    every message, some of them under the database's write lock.
     """
+    cached = _loaded.get(data_dir)
+    now = time.monotonic()
+    if cached is not None and now - cached[2] < RECHECK_SECONDS:
+        return cached[1]
     path = resolve_dir(data_dir) / "units.toml"
     stamp = file_stamp(path)
-    cached = _loaded.get(path)
     if cached is not None and cached[0] == stamp:
+        _loaded[data_dir] = (stamp, cached[1], now)
         return cached[1]
     units, problems = parse_units(TomlFile(path))
     if problems:
         raise DataError(problems)
-    _loaded[path] = (stamp, units)
+    _loaded[data_dir] = (stamp, units, now)
     return units

@@ -7,6 +7,7 @@ per year (update the package when the State Council publishes the schedule).
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import date, datetime, timedelta
 
@@ -18,13 +19,26 @@ _warned_years: set[int] = set()
 
 def is_workday(day: date) -> bool:
     """True on a working day, make-up Saturdays included."""
-    try:
-        return chinese_calendar.is_workday(day)
-    except NotImplementedError:
+    known = _calendar_says(day)
+    if known is None:
         if day.year not in _warned_years:
             _warned_years.add(day.year)
             log.warning("holiday calendar has no data for %s: counting weekends only", day.year)
         return day.weekday() < 5
+    return known
+
+
+@functools.lru_cache(maxsize=4096)
+def _calendar_says(day: date) -> bool | None:
+    """chinesecalendar's answer (None: a year it does not cover), kept per date.
+
+    The package revalidates its arguments on every call; deadlines ask about
+    the same few days for every ticket dispatched on a day.
+    """
+    try:
+        return chinese_calendar.is_workday(day)
+    except NotImplementedError:
+        return None
 
 
 def add_working_days(start: datetime, days: int) -> datetime:
