@@ -454,13 +454,21 @@ def report(echo: Result, bot: Result, counts: tuple[int, int, int]) -> bool:
             and echo.errors == 0 and orphans == 0 and tickets == handled)
 
 
+def default_threads() -> int:
+    """The server's own default (``server.threads``), so the bench measures what ships."""
+    from bot.config import SCHEMA
+
+    return next(key.default for key in SCHEMA if key.name == "server.threads")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=8000, help="timed requests per target")
     parser.add_argument("--warmup", type=int, default=800, help="untimed requests first")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker")
+    parser.add_argument("--threads", type=int, default=default_threads(),
+                        help="threads per worker, for both servers (default: server.threads)")
     parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--py-spy", metavar="FILE",
                         help="profile one bot worker (py-spy, collapsed stacks) into FILE")

@@ -140,7 +140,10 @@ SCHEMA: tuple[Key, ...] = (
     Key("server.host", (str,), "127.0.0.1", _not_empty),
     Key("server.port", (int,), 8080, _port),
     Key("server.workers", (int,), 2, _positive),
-    Key("server.threads", (int,), 4, _positive),
+    # 2, not more: a thread holding the database's write lock waits for the GIL behind
+    # its siblings (docs/scaling.md); a second one keeps a slow console page from
+    # holding up the webhook in its worker.
+    Key("server.threads", (int,), 2, _positive),
     Key("server.public_url", (str,), ""),
     Key("server.proxy_hops", (int,), 0, _non_negative),
     Key("console.secret_key", (str,), "", secret=True),
