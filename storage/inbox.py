@@ -1,8 +1,9 @@
 """The inbox: every accepted message is kept, keyed so a retry is recognised.
 
-The webhook commits the message as ``new`` before handling it; a message
-still ``new`` after ``STALE_AFTER`` was kept by a worker that died, and is
-handled by the next retry or by the recovery job.
+The webhook keeps the message and handles it in one transaction; a message
+is committed as ``new`` alone only when storage failed while handling it (or
+by an older version that kept first). One still ``new`` after ``STALE_AFTER``
+is handled by the next retry or by the recovery job.
 """
 
 from __future__ import annotations
