@@ -4,7 +4,14 @@ Why the steps are as they are:
 - negation: a complaint word right after 没有/并不/… (same clause) is not evidence (没有刁难);
 - contrast: words after 但是/可是/结果 weigh more, so praise-then-complaint ends as a complaint;
 - NONE wins only when its cues (greetings, thanks, how-to, look-ups, praise) outweigh the
-  complaint evidence, or for spam, or when the only body blamed is not a government one.
+  complaint evidence, or for spam, or when the only body blamed is not a government one;
+- complaint shape: too few keywords alone does not make NONE when the message names an
+  official actor (a unit, a service, 窗口/工作人员/干部 …) *and* carries a negative cue
+  (time passing, no reply, refusal, scolding, empty posts, buck-passing …) from the
+  [shape.*] lists, unless NONE cues are present; the kind then comes from the keyword
+  scores plus those cues. Real complaints without a listed keyword used to fall to NONE;
+- several units and no culprit (S5/S6 hand-offs) may name no unit (`[shape] multi_unit_none`);
+  off by default, because the dev set labels the first-named unit in such stories.
 """
 
 from __future__ import annotations
@@ -22,6 +29,10 @@ from keywords.unitpick import UnitPicker
 COMPLAINT_KINDS = ("S1", "S2", "S3", "S4", "S5", "S6", "D", "P")
 MIN_SCORE = 1.5  # below this much evidence a message is not treated as a complaint
 LONG = 40  # characters; in longer messages greetings and thanks are politeness, not the point
+SHAPE_NONE_MAX = 1.0  # NONE cues at or above this keep a weak message NONE (请问, 谢谢 …)
+SHAPE_MIN = 1.0  # keyword score + shape cues the chosen kind needs
+SHAPE_MAX_LEN = 160  # longer letters collect incidental dates and questions: keywords only
+MULTI_UNIT_KINDS = ("S5", "S6")  # stories about hand-offs between units
 
 
 def min_score(length: int) -> float:
@@ -49,6 +60,19 @@ class Engine:
                 km.add(w, (name, w))
         self.kind_matcher = km.compile()
         self.units = UnitPicker(rules)
+        # actors are scanned apart from the cues so that 别的部门 inside 问别的部门 still counts
+        sm, am = PhraseMatcher(), PhraseMatcher()
+        for key, words in rules.cues.items():
+            if key.startswith("shape.") and key != "shape.actors":
+                for w in words:
+                    sm.add(w, key[6:])
+        for w in rules.cues.get("shape.actors", []):
+            am.add(w, "actors")
+        self.shape_matcher = sm.compile() if rules.cues.get("shape.actors") else None
+        self.actor_matcher = am.compile()
+        self.shape_none_max = s.get("shape.none_max", SHAPE_NONE_MAX)
+        # off: the dev set labels the first-named (lead) unit in S5/S6 hand-off stories
+        self.multi_unit_none = bool(s.get("shape.multi_unit_none", 0.0))
 
     def words(self) -> set[str]:
         """Literal words worth adding to jieba's dictionary so they segment whole."""
@@ -66,6 +90,7 @@ class Engine:
         hits = self.kind_matcher.find(norm, tokens)
         ev = self._evidence(norm, hits)
         unit = self.units.pick(norm, tokens)
+        ev["tokens"] = tokens
         return self._decide(ev, unit)
 
     def _evidence(self, norm: str, hits: list[Hit]) -> dict:
@@ -133,6 +158,15 @@ class Engine:
             reason = "none-cues"
         elif unit["nongov"] and unit["unit"] is None:
             reason = "nongov"
+        if reason == "weak" and (shaped := self._shape(ev, unit)):
+            top, top_score, shape_words = shaped
+            scores = dict(scores)
+            scores[top] = top_score
+            ranked = sorted(scores.items(), key=lambda kv: (-kv[1], COMPLAINT_KINDS.index(kv[0])))
+            second = ranked[1][1] if len(ranked) > 1 else 0.0
+            ev["words"] = defaultdict(list, ev["words"])
+            ev["words"][top] = ev["words"][top] + shape_words
+            reason = None
         if reason:
             return self._none(ev, unit, reason, top_score)
         also = tuple(k for k, v in ranked[1:3] if v >= max(2.5, 0.45 * top_score))
@@ -141,13 +175,51 @@ class Engine:
             subs = {k: v for k, v in ev["sub"].items() if k != top and k[0] == top}
             if subs:
                 subtype = max(sorted(subs), key=lambda k: subs[k])
+        u = unit["unit"]
+        if (self.multi_unit_none and top in MULTI_UNIT_KINDS and len(unit["named_units"]) >= 2
+                and not unit["at_fault"]):
+            u = None  # hand-offs between several units, none singled out
         conf = (1 - math.exp(-top_score / 2.5)) * (0.55 + 0.45 * (top_score - second) / top_score)
         conf *= 1 - min(0.5, none / (top_score + none + 1e-9) * 0.5)
         matched = tuple(dict.fromkeys(ev["words"][top] + [w for k in also for w in ev["words"][k]]
                                       + unit["words"]))
-        return {"kind": top, "subtype": subtype, "unit": unit["unit"],
+        return {"kind": top, "subtype": subtype, "unit": u,
                 "confidence": round(max(0.05, min(0.99, conf)), 3), "matched": matched,
                 "also": also}
+
+    def _shape(self, ev: dict, unit: dict) -> tuple[str, float, list[str]] | None:
+        """A weak message shaped like a complaint: (kind, score, cue words), else None."""
+        if (self.shape_matcher is None or ev["none"] >= self.shape_none_max
+                or len(ev["norm"]) > SHAPE_MAX_LEN):
+            return None
+        if unit["nongov"] and unit["unit"] is None:
+            return None
+        if unit["unit"] is None and not self.actor_matcher.find(ev["norm"], ev["tokens"]):
+            return None  # no official actor: a grumble about life, not about a service
+        hits = self.shape_matcher.find(ev["norm"], ev["tokens"])
+        extra: dict[str, float] = defaultdict(float)
+        words: dict[str, list[str]] = defaultdict(list)
+        generic = []
+        for h in hits:
+            key = h.roles[0]
+            if key == "generic":
+                generic.append(h.text)
+            else:
+                extra[key] += 1.0
+                words[kind_of(key)].append(h.text)
+                if key[0] in "DP":
+                    ev["sub"][key] += 1.0
+        if not extra and not generic:
+            return None
+        total = dict(ev["scores"])
+        for key, w in extra.items():
+            total[kind_of(key)] = total.get(kind_of(key), 0.0) + w
+        if not total:
+            return None
+        top = min(total, key=lambda k: (-total[k], COMPLAINT_KINDS.index(k)))
+        if total[top] < SHAPE_MIN:
+            return None
+        return top, total[top], words[top] + generic
 
     def _none(self, ev: dict, unit: dict, reason: str, top_score: float) -> dict:
         if reason == "spam":

@@ -18,6 +18,10 @@ MAX_WEIGHT = 5.0
 SECTIONS = tuple(c for c in KIND_CODES if c != "NONE") + SUBTYPE_CODES
 CUE_LISTS = ("negation", "rhetorical", "praise", "contrast", "spam", "nongov", "blockers",
              "sent_to", "fault")
+# [shape.*] lists: complaint shape (an official actor plus a negative cue), see engine.py
+SHAPE_LISTS = ("actors", "generic", "S1", "S2", "S3", "S4", "S5", "S6",
+               "D1", "D2", "D3", "D4", "D5", "D6", "P1", "P2", "P3", "P4", "P5", "P6", "P7",
+               "P8", "P9")
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,24 @@ def _read_cues(tf: TomlFile, problems: list[str]) -> tuple[dict, list[Term], dic
                 problems.append(f"{tf.where(key, name)}: bad weight {value!r} for {name}.{key}")
             else:
                 settings[f"{name}.{key}"] = float(value)
+    shape = tf.data.get("shape", {})
+    for key, value in shape.items():
+        if key == "multi_unit_none":
+            if not isinstance(value, bool):
+                problems.append(f"{tf.where(key, 'shape')}: multi_unit_none must be true/false")
+            settings["shape.multi_unit_none"] = float(bool(value))
+        elif key not in SHAPE_LISTS and not (key == "none_max" and _weight(value) is not None):
+            problems.append(f"{tf.where(key, 'shape')}: unknown shape list {key!r}")
+        elif key == "none_max":
+            settings["shape.none_max"] = float(value)
+        else:
+            words = value.get("words", []) if isinstance(value, dict) else []
+            for w in words:
+                if str(w).startswith("re:") and (msg := _pattern_problem(str(w))):
+                    problems.append(f"{tf.where(key, 'shape')}: {msg}")
+            cues[f"shape.{key}"] = [str(w).lower() for w in words]
+    if shape and not cues.get("shape.actors"):
+        problems.append(f"{tf.path}: [shape.actors] is empty")
     none_terms = []
     for text, value in tf.data.get("none", {}).items():
         w = _weight(value)

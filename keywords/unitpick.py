@@ -21,6 +21,8 @@ FIRST_BONUS = 1.0
 FAULT_BONUS = 2.0
 LISTED = 0.4  # a unit only named in an enumeration (住建、消防、环保)
 LIST_MARKS = ("、", "和")  # 住建、消防、环保 / 住建和环保
+CENTRE = "区行政服务中心"
+OWN_WINDOW = ("窗口", "的窗口", "的办事窗口", "的受理窗口", "的工作人员")
 WEAK_CONTEXT = ("说", "那边", "这边", "的人", "部门", "那里", "审", "批", "来查", "来检查", "又说",
                 "又来", "执法", "窗口", "的意见", "盖章", "要等", "等")
 
@@ -82,7 +84,10 @@ class UnitPicker:
         roles: dict[str, set] = defaultdict(set)
         words: dict[str, list[str]] = defaultdict(list)
         live = []
+        own_window = set()  # 自然资源局的窗口: a unit's own window (inside the centre)
         for s, e, text, role, unit in mentions:
+            if role == "alias" and norm.startswith(OWN_WINDOW, e):
+                own_window.add(unit)
             near = (norm[s - 1:s], norm[e:e + 1])
             listed = role != "service" and (near[0] in LIST_MARKS or near[1] in LIST_MARKS)
             if role == "weak" and not listed and not norm.startswith(WEAK_CONTEXT, e):
@@ -108,6 +113,8 @@ class UnitPicker:
             roles[unit].add("sent" if sent else "listed" if listed else role)
             words[unit].append(text)
         named = any(r in ("alias", "weak") for rs in roles.values() for r in rs)
+        named_units = {u for u, rs in roles.items() if rs & {"alias", "weak", "listed"}}
+        at_fault = {u for u, rs in roles.items() if "fault" in rs}
         unit = None
         if scores:
             ranked = sorted(scores, key=lambda u: -scores[u])
@@ -116,5 +123,12 @@ class UnitPicker:
             listed = [u for u in scores if roles[u] <= {"listed", "sent"}]
             if rs <= {"listed", "sent"} and len(listed) >= 3:
                 unit = None  # a bare list of units, none singled out
+            elif unit == CENTRE and not at_fault:
+                # the service centre is where the windows are: 中心里自然资源局的窗口 is
+                # about 自然资源局, so a unit named with its own window wins
+                others = [u for u in ranked[1:] if u in own_window]
+                if others:
+                    unit = others[0]
         return {"unit": unit, "words": words.get(unit, []) if unit else [],
-                "named": named, "nongov": nongov}
+                "named": named, "nongov": nongov, "named_units": named_units,
+                "at_fault": at_fault}
