@@ -194,11 +194,11 @@ class Engine:
             return None
         if unit["nongov"] and unit["unit"] is None:
             return None
-        hits = self.shape_matcher.find(ev["norm"], ev["tokens"])
-        if not hits:
-            return None
         if unit["unit"] is None and not self.actor_matcher.find(ev["norm"], ev["tokens"]):
             return None  # no official actor: a grumble about life, not about a service
+        hits = self.shape_matcher.find(ev["norm"], ev["tokens"])  # after: it has more patterns
+        if not hits:
+            return None
         extra: dict[str, float] = defaultdict(float)
         words: dict[str, list[str]] = defaultdict(list)
         generic = []
