@@ -60,16 +60,20 @@ class Engine:
                 km.add(w, (name, w))
         self.kind_matcher = km.compile()
         self.units = UnitPicker(rules)
-        # actors are scanned apart from the cues so that 别的部门 inside 问别的部门 still counts
-        sm, am = PhraseMatcher(), PhraseMatcher()
+        # actors and generic cues are scanned apart from the kind cues, so that 别的部门 inside
+        # 问别的部门, or 了半个月 inside a whole …吗 clause, still counts
+        sm, am, gm = PhraseMatcher(), PhraseMatcher(), PhraseMatcher()
         for key, words in rules.cues.items():
-            if key.startswith("shape.") and key != "shape.actors":
+            if key.startswith("shape.") and key not in ("shape.actors", "shape.generic"):
                 for w in words:
                     sm.add(w, key[6:])
         for w in rules.cues.get("shape.actors", []):
             am.add(w, "actors")
+        for w in rules.cues.get("shape.generic", []):
+            gm.add(w, "generic")
         self.shape_matcher = sm.compile() if rules.cues.get("shape.actors") else None
         self.actor_matcher = am.compile()
+        self.generic_matcher = gm.compile()
         self.shape_none_max = s.get("shape.none_max", SHAPE_NONE_MAX)
         # off: the dev set labels the first-named (lead) unit in S5/S6 hand-off stories
         self.multi_unit_none = bool(s.get("shape.multi_unit_none", 0.0))
@@ -197,6 +201,7 @@ class Engine:
         if unit["unit"] is None and not self.actor_matcher.find(ev["norm"], ev["tokens"]):
             return None  # no official actor: a grumble about life, not about a service
         hits = self.shape_matcher.find(ev["norm"], ev["tokens"])  # after: it has more patterns
+        hits += self.generic_matcher.find(ev["norm"], ev["tokens"])
         if not hits:
             return None
         extra: dict[str, float] = defaultdict(float)
