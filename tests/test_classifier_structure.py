@@ -76,7 +76,7 @@ def test_a_units_own_window_in_the_service_centre_names_that_unit():
 
 def test_multi_unit_hand_off_rule_is_off_by_default(tmp_path):
     # S5/S6 stories naming several units with none at fault: the dev set labels the
-    # first-named (lead) unit (23 dev lines), probe2/probe3 label none. Off by default;
+    # first-named (lead) unit (25 dev lines, 22 right), probe2/probe3 label none. Off by default;
     # `[shape] multi_unit_none = true` switches to "no unit".
     text = "排水沟堵了，街道说归城管，城管说归住建，住建说是街道的事，踢皮球踢了一个月"
     assert classify(text).kind == "S6"
