@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 
-DEV = Path("/work/shared/data/complaints-dev.jsonl")
+SHARED = ROOT.parent / "shared"  # the team's data sets sit beside the checkout
+DEV = SHARED / "data" / "complaints-dev.jsonl"
 EXTRA = ROOT / "keywords" / "eval" / "extra_lines.jsonl"
 KINDS = ["S1", "S2", "S3", "S4", "S5", "S6", "D", "P", "NONE"]
 

@@ -21,8 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 
-DEV = Path("/work/shared/data/complaints-dev.jsonl")
-REAL = Path("/work/shared/data/real/messages-with-replies.jsonl")
+SHARED = ROOT.parent / "shared"  # the team's data sets sit beside the checkout
+DEV = SHARED / "data" / "complaints-dev.jsonl"
+REAL = SHARED / "data" / "real" / "messages-with-replies.jsonl"
 TRUNCATE = 500
 
 FIRST = """

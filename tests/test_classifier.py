@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from keywords import Classification, classify, get_classifier
+from tests.shared_data import DEV_SET
 
-DEV = Path("/work/shared/data/complaints-dev.jsonl")
+DEV = DEV_SET
 
 
 def test_api_shape_and_to_dict():

@@ -16,6 +16,7 @@ from keywords import cli, get_classifier, load_taxonomy, load_units
 from keywords.rules import SECTIONS, kind_of, load_rules
 from keywords.taxonomy import KIND_CODES, SUBTYPE_CODES
 from keywords.tomlfile import DATA_DIR
+from tests.shared_data import UNITS_TSV
 
 
 @pytest.fixture
@@ -70,7 +71,7 @@ def test_aliases_unique_and_services_known():
 
 def test_units_match_shared_units_tsv():
     # the directory starts from the shared units.tsv: every canonical name and alias is kept
-    tsv = Path("/work/shared/data/units.tsv")
+    tsv = UNITS_TSV
     units = load_units()
     for line in tsv.read_text(encoding="utf-8").splitlines():
         if not line or line.startswith("#"):

@@ -1,0 +1,141 @@
+"""Accuracy floors on the three probe sets (keywords/eval/probe*_lines.jsonl).
+
+Each set of 160 lines was written in varied real voices by someone who had not
+read the keyword data (nor, for probes 2 and 3, the earlier probes), and was
+committed before the data was opened: its first run was an out-of-sample
+measurement (docs/classifier.md). The data was then improved with general word
+families and structural rules with the set in view, so the figures here are
+tuned-on: each floor sits a little under what was reached and only catches
+regressions. ``before`` is the out-of-sample figure, kept for the record.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from keywords import get_classifier, load_units
+from tests.shared_data import DEV_SET
+
+EVAL = Path(__file__).resolve().parent.parent / "keywords" / "eval"
+KINDS = ("S1", "S2", "S3", "S4", "S5", "S6", "D", "P", "NONE")
+FIELDS = {"id", "text", "kind", "subtype", "also", "unit"}
+MIX = {"S1": 15, "S2": 15, "S3": 15, "S4": 15, "S5": 15, "S6": 15, "D": 25, "P": 20, "NONE": 25}
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One probe set and the floors its tuned-on figures must keep."""
+
+    name: str
+    kind: float
+    macro_f1: float
+    subtype: float
+    unit: float
+    max_unit_where_none: int
+    max_none_leaks: int
+    before: str  # out-of-sample kind accuracy, before tuning
+
+
+PROBES = (
+    # reached kind 0.975, macro-F1 0.976, subtype 0.978, unit 0.925, 9 units where none
+    Probe("probe", 0.93, 0.93, 0.90, 0.88, 12, 1, before="0.688"),
+    # reached kind 0.988, macro-F1 0.985, subtype 1.000, unit 0.881, 17 units where none
+    Probe("probe2", 0.95, 0.95, 0.93, 0.84, 20, 0, before="0.731"),
+    # reached kind 0.887, macro-F1 0.878, subtype 0.889, unit 0.894, 16 units where none:
+    # probe3 labels S5/S6 hand-off stories with no unit where the dev set labels the
+    # first-named unit ([shape] multi_unit_none = true would give 9)
+    Probe("probe3", 0.86, 0.85, 0.86, 0.87, 18, 0, before="0.775"),
+)
+
+
+@cache
+def rows_of(name: str) -> tuple[dict, ...]:
+    text = (EVAL / f"{name}_lines.jsonl").read_text(encoding="utf-8")
+    return tuple(json.loads(line) for line in text.splitlines() if line.strip())
+
+
+@cache
+def scored(name: str) -> tuple[tuple[dict, dict], ...]:
+    classifier = get_classifier()
+    return tuple((row, classifier.classify(row["text"]).to_dict()) for row in rows_of(name))
+
+
+@pytest.mark.parametrize("probe", PROBES, ids=lambda p: p.name)
+def test_lines_follow_the_label_scheme(probe: Probe) -> None:
+    rows = rows_of(probe.name)
+    assert [r["id"] for r in rows] == [f"{probe.name}-{n:03d}" for n in range(1, 161)]
+    canonical = {u.name for u in load_units().all()}
+    for r in rows:
+        assert set(r) == FIELDS and r["text"].strip(), r["id"]
+        assert r["kind"] in KINDS, r["id"]
+        assert all(a in KINDS and a not in (r["kind"], "NONE") for a in r["also"]), r["id"]
+        if r["kind"] in ("D", "P"):
+            assert r["subtype"][0] == r["kind"] and r["subtype"][1:].isdigit(), r["id"]
+        else:
+            assert r["subtype"] is None, r["id"]
+        assert r["unit"] is None or r["unit"] in canonical, r["id"]
+
+
+@pytest.mark.parametrize("probe", PROBES, ids=lambda p: p.name)
+def test_mix_of_kinds_and_subtypes_and_no_dev_lines(probe: Probe) -> None:
+    rows = rows_of(probe.name)
+    assert Counter(r["kind"] for r in rows) == MIX
+    subtypes = {r["subtype"] for r in rows if r["subtype"]}
+    assert subtypes == {f"D{n}" for n in range(1, 7)} | {f"P{n}" for n in range(1, 10)}
+    texts = {r["text"] for r in rows}
+    assert len(texts) == len(rows)
+    dev = {json.loads(x)["text"] for x in DEV_SET.read_text(encoding="utf-8").splitlines() if x}
+    assert not dev & texts
+
+
+def _judged(row: dict, kind: str) -> str:
+    """The label a prediction is judged against: a listed secondary kind also counts."""
+    return kind if kind in row["also"] else row["kind"]
+
+
+@pytest.mark.parametrize("probe", PROBES, ids=lambda p: p.name)
+def test_accuracy_floor(probe: Probe) -> None:
+    predictions = scored(probe.name)
+    pairs = [(_judged(r, p["kind"]), p["kind"]) for r, p in predictions]
+    accuracy = sum(g == k for g, k in pairs) / len(pairs)
+    f1 = []
+    for kind in KINDS:
+        tp = sum(g == kind == k for g, k in pairs)
+        fp = sum(k == kind != g for g, k in pairs)
+        fn = sum(g == kind != k for g, k in pairs)
+        if tp + fn:
+            f1.append(2 * tp / (2 * tp + fp + fn))
+    macro = sum(f1) / len(f1)
+    dp = [(r, p) for r, p in predictions if r["subtype"]]
+    subtype = sum(r["subtype"] == p["subtype"] for r, p in dp) / len(dp)
+    unit = sum(r["unit"] == p["unit"] for r, p in predictions) / len(predictions)
+    where_none = sum(r["unit"] is None and p["unit"] is not None for r, p in predictions)
+    summary = (f"{probe.name}: kind={accuracy:.3f} macroF1={macro:.3f} subtype={subtype:.3f} "
+               f"unit={unit:.3f} unit_where_none={where_none} (out of sample: {probe.before})")
+    assert accuracy >= probe.kind, summary
+    assert macro >= probe.macro_f1, summary
+    assert subtype >= probe.subtype, summary
+    assert unit >= probe.unit, summary
+    assert where_none <= probe.max_unit_where_none, summary
+
+
+@pytest.mark.parametrize("probe", PROBES, ids=lambda p: p.name)
+def test_off_scope_lines_stay_none(probe: Probe) -> None:
+    # greetings, thanks, how-to questions, ads, banks/couriers/物业/neighbours/shops: the
+    # complaint-shape rule must not pull these in
+    leaked = [(r["id"], p["kind"]) for r, p in scored(probe.name)
+              if r["kind"] == "NONE" and p["kind"] != "NONE"]
+    assert len(leaked) <= probe.max_none_leaks, leaked
+
+
+@pytest.mark.parametrize("probe", PROBES[1:], ids=lambda p: p.name)
+def test_spam_names_no_unit(probe: Probe) -> None:
+    ads = [p for r, p in scored(probe.name) if r["kind"] == "NONE" and r["unit"] is None
+           and any(s in r["text"] for s in ("http", "回收"))]
+    assert ads and all(p["unit"] is None for p in ads)
