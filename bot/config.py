@@ -123,6 +123,8 @@ SCHEMA: tuple[Key, ...] = (
     Key("wechat.appid", (str,), ""),
     Key("wechat.secret", (str,), "", secret=True),
     Key("wechat.encoding_aes_key", (str,), "", _aes_key, secret=True),
+    Key("wechat.previous_token", (str,), "", secret=True),
+    Key("wechat.previous_encoding_aes_key", (str,), "", _aes_key, secret=True),
     Key("wechat.mode", (str,), "", _mode),
     Key("wechat.api_base_url", (str,), "https://api.weixin.qq.com/cgi-bin/", _url),
     Key("wechat.fake_api", (bool,), False),
@@ -189,6 +191,15 @@ class Config(dict):
     @property
     def is_demo(self) -> bool:
         return self.source == DEMO
+
+    @property
+    def credentials(self) -> list[tuple[str, str]]:
+        """(token, EncodingAESKey) pairs accepted, current first; the previous pair only
+        while a rotation is under way (``previous_token`` / ``previous_encoding_aes_key``)."""
+        current = (self["wechat.token"], self["wechat.encoding_aes_key"])
+        previous = (self["wechat.previous_token"] or current[0],
+                    self["wechat.previous_encoding_aes_key"] or current[1])
+        return [current] if previous == current else [current, previous]
 
     @property
     def message_mode(self) -> str:

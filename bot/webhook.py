@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, request
 from sqlite_utils import Database
@@ -36,14 +37,30 @@ log = logging.getLogger(__name__)
 blueprint = Blueprint("webhook", __name__)
 RETRY_WAIT_SECONDS = 4.0    # WeChat gives up on a delivery after 5 s
 RETRY_POLL_SECONDS = 0.05
+T = TypeVar("T")
 
 
-def _crypto() -> WeChatCrypto | None:
+def _cryptos() -> list[tuple[str, WeChatCrypto | None]]:
+    """(token, crypto) for each accepted credential pair, current first."""
     config = current_app.config["BOT"]
-    if not config["wechat.encoding_aes_key"]:
-        return None
-    return WeChatCrypto(config["wechat.token"], config["wechat.encoding_aes_key"],
-                        config["wechat.appid"])
+    return [(token, WeChatCrypto(token, key, config["wechat.appid"]) if key else None)
+            for token, key in config.credentials]
+
+
+Crypto = WeChatCrypto | None
+
+
+def _first_accepted(check: Callable[[str, Crypto], T]) -> tuple[T, Crypto]:
+    """Run a signature check with the current credentials, then the previous ones
+    (during a token or key rotation); a request signed with neither gets the 403."""
+    pairs = _cryptos()
+    for index, (token, crypto) in enumerate(pairs):
+        try:
+            return check(token, crypto), crypto
+        except ProtocolError as error:
+            if error.status != 403 or index == len(pairs) - 1:
+                raise
+    raise AssertionError("credentials are never empty")
 
 
 @blueprint.errorhandler(ProtocolError)
@@ -54,8 +71,8 @@ def _refuse(error: ProtocolError) -> Response:
 
 @blueprint.get("/wechat")
 def verify() -> Response:
-    config = current_app.config["BOT"]
-    echo = wxprotocol.verify_url(config["wechat.token"], request.args.to_dict())
+    args = request.args.to_dict()
+    echo, _ = _first_accepted(lambda token, crypto: wxprotocol.verify_url(token, args))
     return Response(echo, mimetype="text/plain")
 
 
@@ -66,12 +83,12 @@ def receive() -> Response:
     limit = config["wechat.max_body_bytes"]
     if request.content_length is not None and request.content_length > limit:
         raise ProtocolError(413, "body too large")
-    crypto = _crypto()
     body = request.get_data(cache=False)  # MAX_CONTENT_LENGTH stops chunked bodies too
-    envelope = wxprotocol.unwrap(
-        body, request.args.to_dict(), crypto, config.message_mode, config["wechat.token"],
+    args = request.args.to_dict()
+    envelope, crypto = _first_accepted(lambda token, crypto: wxprotocol.unwrap(
+        body, args, crypto, config.message_mode, token,
         config["wechat.plaintext_max_age_seconds"],
-    )
+    ))
     message = wxprotocol.parse(envelope.xml)
     incoming = wxprotocol.to_incoming(message)
     text = answer(incoming, envelope.xml.decode("utf-8"))
