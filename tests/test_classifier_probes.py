@@ -1,6 +1,6 @@
 """Accuracy floors on the three probe sets (keywords/eval/probe*_lines.jsonl).
 
-Each set of 160 lines was written in varied real voices by someone who had not
+Each set of 160 lines (probe4: 120) was written in varied real voices by someone who had not
 read the keyword data (nor, for probes 2 and 3, the earlier probes), and was
 committed before the data was opened: its first run was an out-of-sample
 measurement (docs/classifier.md). The data was then improved with general word
@@ -40,6 +40,8 @@ class Probe:
     max_unit_where_none: int
     max_none_leaks: int
     before: str  # out-of-sample kind accuracy, before tuning
+    size: int = 160
+    mix: tuple[tuple[str, int], ...] = tuple(MIX.items())
 
 
 PROBES = (
@@ -51,6 +53,11 @@ PROBES = (
     # probe3 labels S5/S6 hand-off stories with no unit where the dev set labels the
     # first-named unit ([shape] multi_unit_none = true would give 9)
     Probe("probe3", 0.86, 0.85, 0.86, 0.87, 18, 0, before="0.775"),
+    # 120 lines: 10 per S kind, 20 D (every D sub-type), 18 P (two per P sub-type), 22 NONE.
+    # reached kind 0.958, macro-F1 0.956, subtype 0.921, unit 0.933, 4 units where none
+    Probe("probe4", 0.93, 0.93, 0.89, 0.90, 6, 1, before="0.875", size=120,
+          mix=(("S1", 10), ("S2", 10), ("S3", 10), ("S4", 10), ("S5", 10), ("S6", 10),
+               ("D", 20), ("P", 18), ("NONE", 22))),
 )
 
 
@@ -69,7 +76,7 @@ def scored(name: str) -> tuple[tuple[dict, dict], ...]:
 @pytest.mark.parametrize("probe", PROBES, ids=lambda p: p.name)
 def test_lines_follow_the_label_scheme(probe: Probe) -> None:
     rows = rows_of(probe.name)
-    assert [r["id"] for r in rows] == [f"{probe.name}-{n:03d}" for n in range(1, 161)]
+    assert [r["id"] for r in rows] == [f"{probe.name}-{n:03d}" for n in range(1, probe.size + 1)]
     canonical = {u.name for u in load_units().all()}
     for r in rows:
         assert set(r) == FIELDS and r["text"].strip(), r["id"]
@@ -85,7 +92,7 @@ def test_lines_follow_the_label_scheme(probe: Probe) -> None:
 @pytest.mark.parametrize("probe", PROBES, ids=lambda p: p.name)
 def test_mix_of_kinds_and_subtypes_and_no_dev_lines(probe: Probe) -> None:
     rows = rows_of(probe.name)
-    assert Counter(r["kind"] for r in rows) == MIX
+    assert Counter(r["kind"] for r in rows) == dict(probe.mix)
     subtypes = {r["subtype"] for r in rows if r["subtype"]}
     assert subtypes == {f"D{n}" for n in range(1, 7)} | {f"P{n}" for n in range(1, 10)}
     texts = {r["text"] for r in rows}
