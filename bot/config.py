@@ -132,7 +132,6 @@ SCHEMA: tuple[Key, ...] = (
     Key("wechat.plaintext_max_age_seconds", (int,), 600, _positive),
     Key("wechat.max_body_bytes", (int,), 1024 * 1024, _positive),
     Key("wechat.reply_max_bytes", (int,), 2000, _positive),
-    Key("wechat.template_status", (str,), ""),
     Key("wechat.template_notice", (str,), ""),
     Key("wechat.template_digest", (str,), ""),
     Key("wechat.template_alert", (str,), ""),
