@@ -14,6 +14,7 @@ as ``new`` and the recovery job (``recover_unhandled``) handles it later.
 
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
 import time
@@ -40,14 +41,21 @@ RETRY_POLL_SECONDS = 0.05
 T = TypeVar("T")
 
 
-def _cryptos() -> list[tuple[str, WeChatCrypto | None]]:
+Crypto = WeChatCrypto | None
+
+
+def _cryptos() -> tuple[tuple[str, Crypto], ...]:
     """(token, crypto) for each accepted credential pair, current first."""
     config = current_app.config["BOT"]
-    return [(token, WeChatCrypto(token, key, config["wechat.appid"]) if key else None)
-            for token, key in config.credentials]
+    return _cryptos_for(tuple(config.credentials), config["wechat.appid"])
 
 
-Crypto = WeChatCrypto | None
+@functools.cache
+def _cryptos_for(credentials: tuple[tuple[str, str], ...],
+                 appid: str) -> tuple[tuple[str, Crypto], ...]:
+    """Built once per set of credentials, not on every request."""
+    return tuple((token, WeChatCrypto(token, key, appid) if key else None)
+                 for token, key in credentials)
 
 
 def _first_accepted(check: Callable[[str, Crypto], T]) -> tuple[T, Crypto]:
