@@ -41,6 +41,14 @@ def _check(state: BlueprintSetupState) -> None:
     check_config(state.app.config["BOT"])
 
 
+def _kept_or_404(slug: str) -> dict:
+    """The archived digest, or 404 for a slug that was never sent."""
+    kept = archive.get(db(), slug)
+    if kept is None:
+        abort(404)
+    return kept
+
+
 @blueprint.get("/console/digests")
 @login_required(*READERS)
 def digests() -> ResponseReturnValue:
@@ -50,10 +58,7 @@ def digests() -> ResponseReturnValue:
 @blueprint.get("/console/digests/<slug>")
 @login_required(*READERS)
 def digest(slug: str) -> ResponseReturnValue:
-    kept = archive.get(db(), slug)
-    if kept is None:
-        abort(404)
-    data = kept["data"]
+    data = _kept_or_404(slug)["data"]
     return render_template("digest/show.html", d=data, slug=slug, title=render.title(data),
                            headline=render.headline(data), kinds=KINDS,
                            kind_name=render.kind_name, status_labels=STATUS_LABELS,
@@ -64,10 +69,7 @@ def digest(slug: str) -> ResponseReturnValue:
 @blueprint.get("/console/digests/<slug>.md")
 @login_required(*READERS)
 def digest_markdown(slug: str) -> ResponseReturnValue:
-    kept = archive.get(db(), slug)
-    if kept is None:
-        abort(404)
-    return Response(kept["markdown"], mimetype="text/markdown; charset=utf-8",
+    return Response(_kept_or_404(slug)["markdown"], mimetype="text/markdown; charset=utf-8",
                     headers={"Content-Disposition": f"attachment; filename={slug}.md"})
 
 
