@@ -32,6 +32,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -234,10 +235,21 @@ def prepare_one(crypto: WeChatCrypto, token: str, msg_id: int, openid: str, text
 
 
 def prepare(config: BenchConfig, n: int, texts: list[str], first_id: int) -> list[Prepared]:
-    """``n`` complaints, each from its own citizen with its own MsgId."""
+    """``n`` complaints, each from its own citizen with its own MsgId and its own text."""
     crypto = WeChatCrypto(config.token, config.aes_key, config.appid)
     return [prepare_one(crypto, config.token, first_id + i, f"oBench{first_id + i:012d}",
-                        texts[i % len(texts)]) for i in range(n)]
+                        distinct_text(texts, i)) for i in range(n)]
+
+
+def distinct_text(texts: list[str], i: int) -> str:
+    """The i-th complaint, never the same string twice (for i < 365 × len(texts)).
+
+    The classifier remembers the texts it has seen; real citizens never send the
+    same words twice, so repeating a few dozen lines would leave classification
+    out of the measured cost. A date in the complaint varies each round.
+    """
+    day = date(2026, 1, 1) + timedelta(days=i // len(texts) % 365)
+    return f"{texts[i % len(texts)]}（{day.month}月{day.day}日的事）"
 
 
 @dataclass
