@@ -32,7 +32,7 @@ from handlers.context import Incoming
 from handlers.conversation import warm
 from handlers.texts import say
 from storage import clock, inbox, outbox
-from storage.db import get_db, savepoint, write_transaction
+from storage.db import get_db, is_storage_trouble, savepoint, write_transaction
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("webhook", __name__)
@@ -207,16 +207,17 @@ def _run_handler(db: Database, config: Any, incoming: Incoming) -> tuple[str, st
     """The conversation inside the caller's transaction: (reply, ticket number).
 
     The handler runs in a savepoint; if it raises, its writes are undone and the
-    message is marked ``failed`` with the apology. An error that ended the whole
-    transaction (storage trouble) propagates.
+    message is marked ``failed`` with the apology. Storage trouble (a disk full, a
+    read-only file) is no handler bug: it propagates, whether or not SQLite ended
+    the transaction, and the caller keeps the message for the recovery job.
     """
     try:
         with savepoint(db):  # a crash undoes the handler's writes only
             ctx = new_context(incoming, db, config, clock.now())
             reply = _passive_part(db, config, incoming, handle(ctx), ctx.ticket_number)
     except Exception as error:  # any handler bug: the citizen still gets an answer
-        if not db.conn.in_transaction:
-            raise
+        if not db.conn.in_transaction or is_storage_trouble(error):
+            raise  # storage trouble (disk full): the caller keeps the message for later
         log.exception("handler failed for message %s", incoming.key)
         return _mark_failed(db, incoming, error), None
     inbox.finish(db, incoming.key, reply, ctx.ticket_number)
