@@ -22,13 +22,21 @@ def recover_inbox(settings: Config) -> None:
     recover_unhandled(get_db(settings["storage.path"]), settings)
 
 
+def index_search(settings: Config) -> None:
+    """Add the newest tickets to the queue's full-text index (storage/search_index.py)."""
+    from storage import search_index
+
+    search_index.index_pending(get_db(settings["storage.path"]))
+
+
 def extra_jobs(settings: Config) -> list[tuple[str, Any, dict[str, Any]]]:
-    """Inbox recovery, the deadline sweep and the digests."""
+    """Inbox recovery, the search index, the deadline sweep and the digests."""
     from bot import sweep
     from bot.digest.jobs import digest_jobs
 
     return [
         ("inbox", recover_inbox, {"trigger": "interval", "seconds": 30}),
+        ("search-index", index_search, {"trigger": "interval", "seconds": 2}),
         ("sweep", sweep.scheduled,
          {"trigger": "interval", "minutes": settings["scheduler.sweep_minutes"]}),
         *digest_jobs(settings),

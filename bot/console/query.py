@@ -19,7 +19,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from bot import api
-from storage import clock, tickets
+from storage import clock, search_index, tickets
 from storage.lifecycle import IN_HAND, Actor
 
 PER_PAGE = 50
@@ -123,6 +123,12 @@ def _uses_fts(text: str) -> bool:
     return len(text) >= TRIGRAM and not NUMBER.match(text.upper())
 
 
+def _index_if_searching(db: Database, query: Query) -> None:
+    """A text search reads the FTS index: bring it up to the newest ticket first."""
+    if _uses_fts(query.text) and query.sort != "due":
+        search_index.catch_up(db)
+
+
 def _dates(query: Query, parts: list[str], args: list[Any]) -> None:
     if query.date_from:
         parts.append("created_at >= ?")
@@ -150,6 +156,7 @@ def page(db: Database, actor: Actor, query: Query, now: datetime | None = None,
          per_page: int = PER_PAGE) -> dict[str, Any]:
     """One page of the queue, serialised by the API's rules, with a capped total."""
     now = now or clock.now()
+    _index_if_searching(db, query)
     p = plan(actor, query, now)
     # Pick the page's ids first and fetch whole rows after: a sort (overdue, deadline)
     # then moves small (key, id) pairs instead of rows with their complaint text.
@@ -174,6 +181,7 @@ def export_rows(db: Database, actor: Actor, query: Query,
                 now: datetime | None = None) -> Iterator[dict[str, Any]]:
     """Every matching ticket (up to EXPORT_CAP), serialised by the API's rules."""
     now = now or clock.now()
+    _index_if_searching(db, query)
     p = plan(actor, query, now)
     rows = db.query(f"SELECT tickets.* FROM {p.source} WHERE {p.where} ORDER BY {p.order}"
                     " LIMIT ?", [*p.args, EXPORT_CAP])
