@@ -100,6 +100,17 @@ def _deadline_kinds(value: dict) -> str | None:
     return None
 
 
+def _holidays_file(value: str) -> str | None:
+    """The office's holiday file must read and check out ("" = the shipped one)."""
+    from storage import holidays
+
+    try:
+        holidays.load(value or None)
+    except holidays.HolidayFileError as error:
+        return f"points to an unusable holiday file: {error}"
+    return None
+
+
 def _url(value: str) -> str | None:
     if value.startswith(("http://", "https://")) and value.endswith("/"):
         return None
@@ -159,6 +170,7 @@ SCHEMA: tuple[Key, ...] = (
     Key("deadlines.remind_hours_before", (int, float), 4, _non_negative),
     Key("deadlines.escalate_to_leaders_after_working_days", (int,), 3, _non_negative),
     Key("deadlines.auto_close_days", (int,), 7, _positive),
+    Key("calendar.holidays_file", (str,), "", _holidays_file),
     Key("scheduler.enabled", (bool,), True),
     Key("scheduler.timezone", (str,), "Asia/Shanghai", _timezone),
     Key("scheduler.sweep_minutes", (int,), 5, _positive),
