@@ -22,6 +22,7 @@ from gunicorn.app.base import BaseApplication
 from bot import config as config_module
 from bot import logs
 from bot.config import Config
+from storage import clock, workdays
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class GunicornServer(BaseApplication):
     def load(self):  # noqa: ANN201 - a WSGI app
         from bot import create_app
 
+        workdays.configure(self.settings["calendar.holidays_file"])  # as in the master
         return create_app(self.settings)
 
 
@@ -106,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
     logs.setup(settings["logging.level"], settings["logging.json"])
     host = args.host or settings["server.host"]
     port = args.port or settings["server.port"]
+    workdays.configure(settings["calendar.holidays_file"])
+    workdays.warn_if_uncovered(clock.now().date())
     from bot import create_app
 
     create_app(settings)  # fail fast (config, database) before forking workers

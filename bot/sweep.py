@@ -17,7 +17,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from handlers.casework import SYSTEM, act, notify_office, notify_unit
-from storage import clock, conversations, tickets
+from storage import clock, conversations, tickets, workdays
 from storage.db import write_transaction
 from storage.lifecycle import IN_HAND, TransitionError, is_discipline, is_overdue
 
@@ -25,8 +25,13 @@ log = logging.getLogger(__name__)
 
 
 def sweep(db: Database, config: dict[str, Any], now: datetime | None = None) -> dict[str, int]:
-    """Run every step once; the counts of what changed."""
+    """Run every step once; the counts of what changed.
+
+    Also warns (once a day) when the holiday calendar lacks a year deadlines will reach.
+    """
     now = now or clock.now()
+    workdays.configure(config.get("calendar.holidays_file", ""))
+    workdays.warn_if_uncovered(now.date())  # once per process and day
     return {
         "overdue": mark_overdue(db, now),
         "escalated": escalate(db, config, now),

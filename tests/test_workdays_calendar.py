@@ -6,6 +6,8 @@ Spring Festival, a fake 2040): they are not the State Council's schedule.
 
 from __future__ import annotations
 
+import argparse
+import logging
 import re
 from datetime import date, datetime
 from pathlib import Path
@@ -13,9 +15,14 @@ from pathlib import Path
 import chinese_calendar
 import pytest
 
+from bot import create_app, serve
+from bot.cli import main
 from bot.config import ConfigError
+from bot.sweep import sweep
 from storage import clock, holidays, workdays
+from storage.db import close_all, get_db
 from tests.conftest import make_config
+from tests.test_console_support import login, seed
 
 TZ = clock.TZ
 
@@ -149,3 +156,129 @@ def test_by_default_the_shipped_file_is_used(tmp_path):  # noqa: ANN001
     assert config["calendar.holidays_file"] == ""
     assert workdays.configure(config["calendar.holidays_file"]) == holidays.SHIPPED_FILE
     assert workdays.active_file() == holidays.SHIPPED_FILE
+
+
+# ---------------------------------------------------------------- telling people in time
+
+def test_the_warning_fires_near_the_year_end_only_and_once_a_day(tmp_path, caplog):  # noqa: ANN001
+    workdays.configure(write(tmp_path, FAKE_2040))
+    with caplog.at_level(logging.WARNING, logger="storage.workdays"):
+        assert workdays.warn_if_uncovered(date(2040, 10, 1)) == []
+        assert workdays.warn_if_uncovered(date(2040, 11, 1)) == []   # 60 days: still 2040
+        assert not caplog.records
+        assert workdays.warn_if_uncovered(date(2040, 11, 2)) == [2041]  # 2041-01-01 in reach
+        assert workdays.warn_if_uncovered(date(2040, 11, 2)) == [2041]
+        assert len(caplog.records) == 1
+        workdays.warn_if_uncovered(date(2040, 11, 3))
+    assert len(caplog.records) == 2
+    record = caplog.records[0]
+    assert record.levelno == logging.WARNING
+    assert "2041" in record.getMessage() and str(tmp_path) in record.getMessage()
+
+
+def test_the_sweep_warns_once_a_day(tmp_path, caplog):  # noqa: ANN001
+    config = make_config(tmp_path, f'[calendar]\nholidays_file = "{write(tmp_path, FAKE_2040)}"\n')
+    create_app(config)
+    db = get_db(config["storage.path"])
+    try:
+        with caplog.at_level(logging.WARNING, logger="storage.workdays"):
+            sweep(db, config, at("2040-10-01T09:00"))
+            assert not caplog.records
+            sweep(db, config, at("2040-12-20T09:00"))
+            sweep(db, config, at("2040-12-20T09:05"))
+        warnings = [r.getMessage() for r in caplog.records
+                    if "no statutory holiday schedule" in r.getMessage()]
+        assert len(warnings) == 1 and "for 2041" in warnings[0]
+    finally:
+        close_all()
+
+
+def test_serve_warns_at_start_up(tmp_path, monkeypatch, caplog):  # noqa: ANN001
+    fake = write(tmp_path, FAKE_2040)
+    config_file = write(tmp_path, config_text(tmp_path, fake), "config.toml")
+    freeze(monkeypatch, "2040-12-01T08:00")
+    monkeypatch.setattr(serve.logs, "setup", lambda *args: None)
+    monkeypatch.setattr(serve.GunicornServer, "run", lambda self: None)
+    args = argparse.Namespace(config=str(config_file), host=None, port=None, workers=None)
+    try:
+        with caplog.at_level(logging.WARNING, logger="storage.workdays"):
+            assert serve.run(args) == 0
+    finally:
+        close_all()
+    assert workdays.active_file() == fake
+    assert any("2041" in r.getMessage() for r in caplog.records)
+
+
+NOTICE = "2041 年法定节假日安排尚未录入"
+
+
+@pytest.fixture
+def fake_2040_app(tmp_path):  # noqa: ANN001, ANN201
+    config = make_config(tmp_path, f'[calendar]\nholidays_file = "{write(tmp_path, FAKE_2040)}"\n')
+    application = create_app(config)
+    seed(get_db(config["storage.path"]), config)
+    yield application
+    close_all()
+
+
+def test_the_console_tells_the_office_and_not_a_unit(fake_2040_app, monkeypatch):  # noqa: ANN001
+    freeze(monkeypatch, "2040-11-25T09:00")
+    office = login(fake_2040_app, "office")
+    for path in ("/console/", "/console/dashboard"):
+        page = office.get(path).get_data(as_text=True)
+        assert NOTICE in page, path
+        assert "国务院办公厅" in page and "holidays.toml" in page
+    assert NOTICE in login(fake_2040_app, "admin").get("/console/").get_data(as_text=True)
+    unit_page = login(fake_2040_app, "unit").get("/console/")
+    assert unit_page.status_code == 200 and NOTICE not in unit_page.get_data(as_text=True)
+    leader_page = login(fake_2040_app, "leader").get("/console/dashboard")
+    assert leader_page.status_code == 200 and NOTICE not in leader_page.get_data(as_text=True)
+
+
+def test_no_console_notice_earlier_in_the_year(fake_2040_app, monkeypatch):  # noqa: ANN001
+    freeze(monkeypatch, "2040-09-01T09:00")
+    page = login(fake_2040_app, "office").get("/console/").get_data(as_text=True)
+    assert "法定节假日安排尚未录入" not in page
+
+
+# ---------------------------------------------------------------- python -m bot calendar
+
+def config_text(tmp_path: Path, holidays_file: Path | str = "") -> str:
+    return (f'[wechat]\ntoken = "t"\n[storage]\npath = "{tmp_path / "cli.db"}"\n'
+            f'[scheduler]\nenabled = false\n[logging]\njson = false\n'
+            f'[calendar]\nholidays_file = "{holidays_file}"\n')
+
+
+def test_calendar_command_shows_the_file_year(tmp_path, capsys):  # noqa: ANN001
+    config_file = write(tmp_path, config_text(tmp_path, write(tmp_path, FAKE_2027)), "c.toml")
+    assert main(["calendar", "--config", str(config_file), "--year", "2027"]) == 0
+    out = capsys.readouterr().out
+    assert "2027 年：file" in out and "holidays.toml" in out
+    assert "2027-02-08（周一）至 02-12（周五），共 5 天" in out
+    assert "2027-02-06（周六）" in out
+
+
+def test_calendar_command_package_year_and_uncovered_year(tmp_path, capsys):  # noqa: ANN001
+    config_file = write(tmp_path, config_text(tmp_path), "c.toml")
+    assert main(["calendar", "--config", str(config_file), "--year", "2026"]) == 0
+    out = capsys.readouterr().out
+    assert "2026 年：package — chinesecalendar" in out and "2026-10-10（周六）" in out
+    assert main(["calendar", "--config", str(config_file), "--year", "2041"]) == 1
+    assert "2041 年：none" in capsys.readouterr().out
+
+
+def test_calendar_command_checks_next_year_near_the_year_end(tmp_path, monkeypatch, capsys):  # noqa: ANN001
+    config_file = write(tmp_path, config_text(tmp_path, write(tmp_path, FAKE_2040)), "c.toml")
+    freeze(monkeypatch, "2040-06-01T09:00")
+    assert main(["calendar", "--config", str(config_file)]) == 0
+    freeze(monkeypatch, "2040-11-25T09:00")
+    assert main(["calendar", "--config", str(config_file)]) == 1
+    out = capsys.readouterr().out
+    assert "2040 年：file" in out and "2041 年：none" in out
+
+
+def test_calendar_command_with_a_bad_file_is_a_config_error(tmp_path, capsys):  # noqa: ANN001
+    bad = write(tmp_path, '[years.2027]\noff = ["2028-01-01"]\n')
+    config_file = write(tmp_path, config_text(tmp_path, bad), "c.toml")
+    assert main(["calendar", "--config", str(config_file)]) == 2
+    assert '"2028-01-01" is not in 2027' in capsys.readouterr().err

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from flask import current_app, render_template, request
 from flask.typing import ResponseReturnValue
 
-from bot.access import db
+from bot.access import current_user, db
 from bot.console import charts
 from bot.console.auth import login_required
 from bot.console.labels import kind_label
-from storage import clock, stats
+from storage import clock, stats, workdays
 from storage.lifecycle import STATUS_LABELS
 
 PERIODS = {7: "近7天", 30: "近30天", 90: "近90天", 365: "近一年"}
@@ -26,6 +27,7 @@ TOP_UNITS = 15
 OVERDUE_ROWS = 30
 CACHE_SECONDS = 60
 RATES = ("response_rate", "resolution_rate", "satisfaction_rate")
+CALENDAR_NOTICE_ROLES = ("office", "admin")
 
 
 def period(days: int, now: datetime) -> tuple[str, str]:
@@ -97,6 +99,25 @@ def cached_figures(days: int) -> tuple[dict[str, Any], datetime]:
     return data, now
 
 
+def calendar_notice(role: str | None) -> dict[str, Any] | None:
+    """Years about to count weekends only, for the accounts that can have them entered.
+
+    Shown on the office's pages (queue and dashboard) from 60 days before the
+    year's end; the text is in ``console/_calendar_notice.html``.
+    """
+    if role not in CALENDAR_NOTICE_ROLES:
+        return None
+    file = workdays.configure(current_app.config["BOT"]["calendar.holidays_file"])
+    years = workdays.uncovered_years(clock.now().date())
+    if not years:
+        return None
+    try:
+        shown = file.relative_to(Path.cwd())
+    except ValueError:
+        shown = file
+    return {"years": years, "file": str(shown)}
+
+
 @login_required("office", "leader", "admin")
 def dashboard() -> ResponseReturnValue:
     """Leaders' and the office's overview for a chosen period."""
@@ -107,4 +128,4 @@ def dashboard() -> ResponseReturnValue:
         "console/dashboard.html", data=data, charts=chart_data(data), days=days,
         periods=PERIODS, percent=charts.percent, rates=RATES,
         overdue=data["overdue"][:OVERDUE_ROWS], status_labels=STATUS_LABELS,
-        kind_label=kind_label, now=now)
+        kind_label=kind_label, now=now, calendar_notice=calendar_notice(current_user()["role"]))

@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from bot.access import current_actor, db
 from bot.console import export, labels, query
 from bot.console.auth import login_required
+from bot.console.dashboard import calendar_notice
 from storage.lifecycle import STATUS_LABELS
 
 QUEUE_ROLES = ("office", "unit", "leader", "admin")
@@ -53,7 +54,8 @@ def queue() -> ResponseReturnValue:
         "console/queue.html", result=result, q=wanted, args=request.args, error=error,
         statuses=STATUS_LABELS, kinds=labels.kind_choices(), units=labels.unit_names(),
         sorts={key: label for key, (_, label) in query.SORTS.items()}, labels=labels,
-        url_with=url_with, export_url=export_url, unit_account=actor.role == "unit"), status
+        url_with=url_with, export_url=export_url, unit_account=actor.role == "unit",
+        calendar_notice=calendar_notice(actor.role)), status
 
 
 @login_required(*QUEUE_ROLES)
