@@ -29,9 +29,12 @@ def create_app(config: Config | dict[str, Any] | str | None = None) -> Flask:
         # behind nginx the client's address is in X-Forwarded-For (login throttling)
         hops = settings["server.proxy_hops"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    from storage import workdays
     from storage.db import get_db
 
     get_db(settings["storage.path"])  # create and migrate the database before serving
+    # every entry point (serve, the CLI's digest and sweep, tests) counts deadlines alike
+    workdays.configure(settings["calendar.holidays_file"])
     _warm_up()
     for blueprint in _blueprints():
         app.register_blueprint(blueprint)

@@ -20,7 +20,7 @@ from bot.digest.build import build
 from bot.digest.periods import KINDS, LABELS, period_before
 from bot.digest.run import run_digest
 from bot.digest.validate import check_config
-from storage import clock
+from storage import clock, workdays
 from storage.db import get_db
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = config_module.load(args.config)
     check_config(settings)
+    workdays.configure(settings["calendar.holidays_file"])  # overdue days as the server counts
     now = clock.parse(args.at) if args.at else clock.now()
     period = period_before(args.period, now)
     db = get_db(settings["storage.path"])
