@@ -34,7 +34,7 @@ from storage.lifecycle import (
 )
 
 API_ACTIONS = ("dispatch", "accept", "return", "answer", "reject", "reclassify", "note",
-               "request_extension", "approve_extension", "close")
+               "request_extension", "approve_extension", "deny_extension", "close")
 TEXT_PARAMS = ("unit", "kind", "subtype", "note")
 KINDS = ("S1", "S2", "S3", "S4", "S5", "S6", "D", "P", "NONE")
 MAX_PER_PAGE = 100

@@ -89,7 +89,7 @@ def action_schema() -> dict[str, Any]:
             "kind": _string(enum=list(KINDS), description="reclassify: the new kind"),
             "subtype": _string(description="reclassify: D1…D6 or P1…P9"),
             "note": _string(maxLength=2000, description="return/answer/reject/note/"
-                            "request_extension: the reason, answer or text"),
+                            "request_extension/deny_extension: the reason, answer or text"),
             "days": {"type": "integer", "minimum": 1, "maximum": 30,
                      "description": "request_extension/approve_extension: working days"},
         },
@@ -151,7 +151,8 @@ def paths() -> dict[str, Any]:
             "401": unauthorized,
             "403": _error_response("this role may never take this action"),
             "404": _error_response("no such ticket, or not visible to this account"),
-            "409": _error_response("the lifecycle forbids this action in the current status"),
+            "409": _error_response("the lifecycle forbids this action in the current status"
+                                   " (deny_extension: no extension request is pending)"),
         },
     }
     me = {"summary": "The account behind the token",

@@ -135,6 +135,8 @@ def queue_notices(db: Database, config: dict[str, Any], outcome: Outcome) -> Non
     elif action == "request_extension":
         notify_office(db, config, after, f"{after['unit']}申请延期办理工单 {after['number']}："
                       f"{outcome.note}", action)
+    elif action == "deny_extension":
+        notify_unit(db, config, after, action, _decision_headline(outcome))
 
 
 def _citizen_notice(outcome: Outcome) -> str | None:
@@ -156,6 +158,17 @@ def _citizen_notice(outcome: Outcome) -> str | None:
     if action == "approve_extension":
         return say("notice_extended", **values)
     return None
+
+
+def _decision_headline(outcome: Outcome) -> str:
+    """The office's answer to a unit's extension request, for its liaisons.
+
+    The texts are ``unit_<action>`` in replies.toml (e.g. ``unit_deny_extension``).
+    """
+    after = outcome.after
+    due = (after["due_at"] or "")[:16].replace("T", " ") or "以工作台为准"
+    note = (outcome.note or "").strip().rstrip("。.！!；;")
+    return say(f"unit_{outcome.action}", number=after["number"], note=note, due=due)
 
 
 def _forward_supplement(db: Database, config: dict[str, Any], ticket: dict[str, Any],

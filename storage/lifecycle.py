@@ -3,7 +3,8 @@
 ``TRANSITIONS[action]`` maps each role allowed to take the action to the
 statuses it may be taken from, and the status it leads to (``None`` = the
 status stays). A role missing from an action's table gets 403; a status
-missing from it gets 409. Every change is an event row. The full table is
+missing from it gets 409, and so does a decision on an extension when no
+request is waiting for one. Every change is an event row. The full table is
 written out for people in docs/api.md.
 """
 
@@ -33,8 +34,8 @@ STAFF_ROLES = ("office", "unit", "leader", "admin")
 IN_HAND = frozenset({"dispatched", "accepted", "reopened"})  # a unit's clock is running
 RATINGS = {"satisfied": "满意", "basically": "基本满意", "unsatisfied": "不满意"}
 MAX_EXTENSION_DAYS = 30
-INTERNAL_ACTIONS = frozenset({"note", "request_extension", "overdue", "escalate", "remind",
-                              "refer"})
+INTERNAL_ACTIONS = frozenset({"note", "request_extension", "deny_extension", "overdue",
+                              "escalate", "remind", "refer"})
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Rule:
     from_statuses: frozenset[str]
     to_status: str | None
     needs: tuple[str, ...] = field(default=())
+    on_request: bool = False  # only while a unit's extension request awaits a decision
 
 
 TRANSITIONS: dict[str, Rule] = {
@@ -60,6 +62,7 @@ TRANSITIONS: dict[str, Rule] = {
     "note": Rule(("unit", *OFFICE_ROLES), OPEN | {"closed", "rejected"}, None, ("note",)),
     "request_extension": Rule(("unit",), IN_HAND, None, ("note",)),
     "approve_extension": Rule(OFFICE_ROLES, IN_HAND, None),
+    "deny_extension": Rule(OFFICE_ROLES, IN_HAND, None, ("note",), on_request=True),
     "rate": Rule(("citizen",), frozenset({"answered"}), None, ("rating",)),
     "supplement": Rule(("citizen",), OPEN, None, ("note",)),
     "close": Rule(("system", *OFFICE_ROLES), frozenset({"answered"}), "closed"),
@@ -114,8 +117,12 @@ def can_see(actor: Actor, ticket: dict[str, Any]) -> bool:
     return False
 
 
-def check(actor: Actor, ticket: dict[str, Any], action: str, params: dict[str, Any]) -> Rule:
-    """Raise TransitionError unless ``actor`` may take ``action`` on ``ticket`` now."""
+def check(actor: Actor, ticket: dict[str, Any], action: str, params: dict[str, Any],
+          pending: dict[str, Any] | None = None) -> Rule:
+    """Raise TransitionError unless ``actor`` may take ``action`` on ``ticket`` now.
+
+    ``pending`` is the extension request awaiting a decision (``pending_extension``).
+    """
     rule = TRANSITIONS.get(action)
     if rule is None:
         raise TransitionError(400, f"未知操作：{action}")
@@ -124,6 +131,8 @@ def check(actor: Actor, ticket: dict[str, Any], action: str, params: dict[str, A
     if ticket["status"] not in rule.from_statuses:
         label = STATUS_LABELS[ticket["status"]]
         raise TransitionError(409, f"工单状态为“{label}”，不能执行 {action}")
+    if rule.on_request and pending is None:
+        raise TransitionError(409, f"没有待审批的延期申请，不能执行 {action}")
     for needed in rule.needs:
         if not str(params.get(needed) or "").strip():
             raise TransitionError(400, f"操作 {action} 需要填写 {needed}")
@@ -162,7 +171,7 @@ def transition(
         before = tickets.get_ticket(db, number)
         if before is None or not can_see(actor, before):
             raise TransitionError(404, f"工单 {number} 不存在")
-        rule = check(actor, before, action, params)
+        rule = check(actor, before, action, params, _pending(db, before, action))
         if prepare is not None:
             params = prepare(before, params)
         fields, to_status = _effects(before, action, rule, params, config, moment)
@@ -176,6 +185,14 @@ def transition(
         if action == "reclassify":
             _record_correction(db, before, params, actor, moment)
     return Outcome(action, before, after, note)
+
+
+def _pending(db: Database, ticket: dict[str, Any], action: str) -> dict[str, Any] | None:
+    """The waiting extension request, read only for actions that decide on one."""
+    rule = TRANSITIONS.get(action)
+    if rule is None or not rule.on_request:
+        return None
+    return pending_extension(tickets.events_of(db, ticket["id"]))
 
 
 def _record_correction(db: Database, ticket: dict[str, Any], params: dict[str, Any],
@@ -307,7 +324,7 @@ def is_overdue(ticket: dict[str, Any], now: datetime) -> bool:
 def pending_extension(events: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The unit's latest extension request not yet followed by a decision or new dispatch."""
     for event in reversed(events):
-        if event["action"] in ("approve_extension", "dispatch"):
+        if event["action"] in ("approve_extension", "deny_extension", "dispatch"):
             return None
         if event["action"] == "request_extension":
             return event

@@ -232,6 +232,31 @@ def test_extension_request_shows_as_pending_until_approved(client, db, office, u
     assert granted["pending_extension"] is None and granted["due_at"] > asked["due_at"]
 
 
+def test_extension_denied_through_the_api(client, db, office, unit):  # noqa: ANN001
+    number = make_ticket(db, "accepted")["number"]
+    never_asked = post(client, number, office, {"action": "deny_extension", "note": "请按期答复"})
+    assert never_asked.status_code == 409
+    assert never_asked.json["error"] == "没有待审批的延期申请，不能执行 deny_extension"
+    asked = post(client, number, unit, {"action": "request_extension", "note": "需调取监控",
+                                        "days": 3}).json
+    assert post(client, number, unit, {"action": "deny_extension",
+                                       "note": "自己不同意"}).status_code == 403
+    no_reason = post(client, number, office, {"action": "deny_extension"})
+    assert no_reason.status_code == 400 and "note" in no_reason.json["error"]
+    denied = post(client, number, office, {"action": "deny_extension",
+                                           "note": "监控已调取，请按期答复"})
+    assert denied.status_code == 200, denied.json
+    view = denied.json
+    assert view["pending_extension"] is None
+    assert (view["status"], view["due_at"]) == ("accepted", asked["due_at"])
+    last = view["events"][-1]
+    assert (last["action"], last["actor"], last["note"], last["internal"]) == (
+        "deny_extension", "office1", "监控已调取，请按期答复", True)
+    seen_by_unit = client.get(f"/api/v1/tickets/{number}", headers=unit).json
+    assert seen_by_unit["pending_extension"] is None
+    assert seen_by_unit["events"][-1]["action"] == "deny_extension"
+
+
 def test_repeat_complaints_are_linked_in_the_view(client, wechat, db, office):  # noqa: ANN001
     wechat.send("区人社局窗口的人不理人，问了三遍都不搭理")
     wechat.send("取消")
@@ -295,6 +320,13 @@ def test_openapi_document_describes_the_real_responses(client, db, office, unit)
         assert conforms(view, schemas["TicketDetail"], spec) == []
     acted = post(client, number, unit, {"action": "accept"}).json
     assert conforms(acted, schemas["TicketDetail"], spec) == []
+    actions = schemas["Action"]["properties"]["action"]["enum"]
+    assert "deny_extension" in actions and "approve_extension" in actions
+    post(client, number, unit, {"action": "request_extension", "note": "需调取监控"})
+    asked = client.get(f"/api/v1/tickets/{number}", headers=office).json
+    assert asked["pending_extension"] and conforms(asked, schemas["TicketDetail"], spec) == []
+    denied = post(client, number, office, {"action": "deny_extension", "note": "请按期答复"}).json
+    assert conforms(denied, schemas["TicketDetail"], spec) == []
     refused = post(client, number, unit, {"action": "accept"})
     assert refused.status_code == 409
     assert "409" in spec["paths"]["/tickets/{number}/actions"]["post"]["responses"]

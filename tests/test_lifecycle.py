@@ -14,9 +14,10 @@ import pytest
 
 from bot import create_app
 from handlers.casework import act
+from handlers.texts import say
 from storage import clock, tickets, users, workdays
 from storage.db import close_all, get_db
-from storage.lifecycle import Actor, TransitionError, can_see, is_overdue
+from storage.lifecycle import Actor, TransitionError, can_see, is_overdue, pending_extension
 from tests.conftest import make_config
 
 UNIT = "区人社局"
@@ -52,6 +53,12 @@ def make_ticket(db, status: str = "received", *, kind: str = "S2", unit: str | N
     return tickets.get_ticket(db, ticket["number"])
 
 
+def count_outbox(db, audience: str, containing: str = "") -> int:  # noqa: ANN001
+    """Queued messages for one audience, optionally only those containing some text."""
+    return db.execute("SELECT count(*) FROM outbox WHERE audience = ? AND instr(payload, ?) > 0",
+                      [audience, containing]).fetchone()[0]
+
+
 def bearer(db, name: str, role: str, unit: str | None = None) -> dict[str, str]:  # noqa: ANN001
     """An account with a fresh token, as request headers."""
     user = users.create_user(db, name, role, "password1234", unit)
@@ -65,7 +72,10 @@ def bearer(db, name: str, role: str, unit: str | None = None) -> dict[str, str]:
 # From design.md: the office dispatches (also re-dispatches a ticket a unit holds),
 # rejects, reclassifies open tickets and approves extensions; a unit signs, returns,
 # answers and asks for more time on tickets in its hands; both may add notes at any
-# time; the office may close an answered ticket; a leader is read-only.
+# time; the office may close an answered ticket; a leader is read-only. The office may
+# refuse an extension (deny_extension, with a reason) only while the unit's request
+# waits: the grid gives each such ticket a waiting request first (AFTER_REQUEST), and
+# test_deny_extension_needs_a_waiting_request covers the 409 without one.
 IN_HAND = "dispatched accepted reopened"
 OPEN = "received dispatched accepted returned answered reopened"
 TABLE = {
@@ -79,6 +89,7 @@ TABLE = {
     "note":              (f"{OPEN} closed rejected",              f"{OPEN} closed rejected", "—"),
     "request_extension": ("—",                                    IN_HAND,           "—"),
     "approve_extension": (IN_HAND,                                "—",              "—"),
+    "deny_extension":    (IN_HAND,                                "—",              "—"),
     "close":             ("answered",                             "—",              "—"),
 }
 ROLE_COLUMN = {"office": 0, "admin": 0, "unit": 1, "leader": 2}
@@ -87,8 +98,18 @@ BODIES = {
     "answer": {"note": "已为您办结社保卡"}, "reject": {"note": "与办事无关"},
     "reclassify": {"kind": "S3"}, "note": {"note": "电话联系了群众"},
     "request_extension": {"note": "需要调取监控", "days": 3}, "approve_extension": {"days": 3},
-    "close": {},
+    "deny_extension": {"note": "情况已核实清楚，请按期答复"}, "close": {},
 }
+AFTER_REQUEST = frozenset({"deny_extension"})  # tickets where the unit has asked for more time
+
+
+def ticket_for(db, action: str, status: str, unit: str = UNIT) -> dict:  # noqa: ANN001
+    """A ticket in ``status``; for AFTER_REQUEST actions, with the unit's request waiting."""
+    ticket = make_ticket(db, status, unit=unit)
+    if action in AFTER_REQUEST:
+        tickets.add_event(db, ticket["id"], "rsj", "unit", "request_extension", status, status,
+                          "3个工作日：需要调取监控", internal=True)
+    return ticket
 
 
 def expected(action: str, role: str, status: str) -> int:
@@ -119,7 +140,7 @@ def test_every_action_for_every_role_and_status(table_app, role, status):  # noq
     client, db, headers = table_app
     outcomes = {}
     for action in TABLE:
-        number = make_ticket(db, status)["number"]
+        number = ticket_for(db, action, status)["number"]
         response = client.post(f"/api/v1/tickets/{number}/actions", headers=headers[role],
                                json={"action": action, **BODIES[action]})
         outcomes[action] = response.status_code
@@ -129,10 +150,10 @@ def test_every_action_for_every_role_and_status(table_app, role, status):  # noq
 
 def test_a_unit_gets_404_for_tickets_not_dispatched_to_it(table_app):  # noqa: ANN001
     client, db, headers = table_app
-    waiting = make_ticket(db, "received")
-    elsewhere = make_ticket(db, "dispatched", unit=OTHER_UNIT)
-    for number in (waiting["number"], elsewhere["number"]):
-        for action in TABLE:
+    for action in TABLE:
+        waiting = ticket_for(db, action, "received")
+        elsewhere = ticket_for(db, action, "dispatched", unit=OTHER_UNIT)
+        for number in (waiting["number"], elsewhere["number"]):
             response = client.post(f"/api/v1/tickets/{number}/actions", headers=headers["unit"],
                                    json={"action": action, **BODIES[action]})
             assert response.status_code == 404, action
@@ -294,6 +315,108 @@ def test_extension_days_must_be_sensible(db, config, days):  # noqa: ANN001
     with pytest.raises(TransitionError) as refused:
         act(db, config, number, "approve_extension", OFFICE, {"days": days})
     assert refused.value.status == 400
+
+
+def test_deny_extension_answers_the_request_and_changes_nothing_else(db, config):  # noqa: ANN001
+    moment = datetime(2026, 9, 30, 10, 0, tzinfo=TZ)
+    number = dispatch_at(db, config, moment)["number"]
+    act(db, config, number, "accept", UNIT_ACTOR, now=moment + timedelta(hours=1))
+    act(db, config, number, "request_extension", UNIT_ACTOR,
+        {"note": "需要调取窗口监控", "days": 3}, now=moment + timedelta(days=1))
+    before = tickets.get_ticket(db, number)
+    assert pending_extension(tickets.events_of(db, before["id"]))["note"] == (
+        "3个工作日：需要调取窗口监控")
+    citizen_rows = count_outbox(db, "citizen")
+    act(db, config, number, "deny_extension", OFFICE, {"note": "监控已调取，请按期答复"},
+        now=moment + timedelta(days=2))
+    after = tickets.get_ticket(db, number)
+    assert (after["status"], after["due_at"], after["sign_due_at"]) == (
+        "accepted", before["due_at"], before["sign_due_at"]) == (
+        "accepted", "2026-10-13T10:00:00+08:00", "2026-10-08T10:00:00+08:00")
+    events = tickets.events_of(db, after["id"])
+    last = events[-1]
+    assert (last["action"], last["actor"], last["role"], last["from_status"], last["to_status"],
+            last["note"], last["internal"]) == (
+        "deny_extension", "office1", "office", "accepted", "accepted", "监控已调取，请按期答复", 1)
+    assert last["at"] == "2026-10-02T10:00:00+08:00"
+    assert pending_extension(events) is None
+    assert count_outbox(db, "citizen") == citizen_rows  # an internal matter: no citizen notice
+    act(db, config, number, "request_extension", UNIT_ACTOR, {"note": "群众补充了新情况"},
+        now=moment + timedelta(days=3))
+    again = pending_extension(tickets.events_of(db, after["id"]))
+    assert again is not None and again["note"] == "群众补充了新情况"
+
+
+@pytest.mark.parametrize("actor", [UNIT_ACTOR, Actor("lead1", "leader")])
+def test_only_the_office_may_deny_an_extension(db, config, actor):  # noqa: ANN001
+    number = make_ticket(db, "accepted")["number"]
+    act(db, config, number, "request_extension", UNIT_ACTOR, {"note": "需要调取监控"})
+    with pytest.raises(TransitionError) as refused:
+        act(db, config, number, "deny_extension", actor, {"note": "请按期答复"})
+    assert refused.value.status == 403
+    events = tickets.events_of(db, tickets.get_ticket(db, number)["id"])
+    assert events[-1]["action"] == "request_extension" and pending_extension(events)
+
+
+def test_deny_extension_needs_a_reason(db, config):  # noqa: ANN001
+    number = make_ticket(db, "accepted")["number"]
+    act(db, config, number, "request_extension", UNIT_ACTOR, {"note": "需要调取监控"})
+    for params in ({}, {"note": ""}, {"note": "   "}):
+        with pytest.raises(TransitionError) as refused:
+            act(db, config, number, "deny_extension", OFFICE, params)
+        assert refused.value.status == 400 and "note" in refused.value.reason
+    events = tickets.events_of(db, tickets.get_ticket(db, number)["id"])
+    assert pending_extension(events) is not None  # still waiting for a decision
+
+
+@pytest.mark.parametrize("status", ["dispatched", "accepted", "reopened"])
+def test_deny_extension_needs_a_waiting_request(db, config, status):  # noqa: ANN001
+    number = make_ticket(db, status)["number"]
+    reason = {"note": "请按期答复"}
+
+    def refusal() -> TransitionError:
+        with pytest.raises(TransitionError) as refused:
+            act(db, config, number, "deny_extension", OFFICE, reason)
+        return refused.value
+
+    never_asked = refusal()
+    assert never_asked.status == 409 and "没有待审批的延期申请" in never_asked.reason
+    act(db, config, number, "request_extension", UNIT_ACTOR, {"note": "需要调取监控"})
+    act(db, config, number, "approve_extension", OFFICE, {"days": 3})
+    assert refusal().status == 409  # already decided: approved
+    act(db, config, number, "request_extension", UNIT_ACTOR, {"note": "还需要时间"})
+    act(db, config, number, "deny_extension", OFFICE, reason)
+    assert refusal().status == 409  # already decided: denied
+    act(db, config, number, "request_extension", UNIT_ACTOR, {"note": "再申请一次"})
+    act(db, config, number, "dispatch", OFFICE, {"unit": OTHER_UNIT})
+    assert refusal().status == 409  # a new dispatch drops the old unit's request
+    denials = [e for e in tickets.events_of(db, tickets.get_ticket(db, number)["id"])
+               if e["action"] == "deny_extension"]
+    assert len(denials) == 1
+
+
+def test_deny_extension_tells_the_units_liaisons(tmp_path):  # noqa: ANN001
+    config = make_config(tmp_path, '[units.liaisons]\n"区人社局" = ["oLiaisonRSJ", "oLiaison2"]\n')
+    create_app(config)
+    db = get_db(config["storage.path"])
+    moment = datetime(2026, 9, 30, 10, 0, tzinfo=TZ)
+    number = dispatch_at(db, config, moment)["number"]
+    act(db, config, number, "request_extension", UNIT_ACTOR, {"note": "需要调取监控"},
+        now=moment + timedelta(hours=2))
+    queued = count_outbox(db, "unit")
+    act(db, config, number, "deny_extension", OFFICE, {"note": "监控已调取，请按期答复。"},
+        now=moment + timedelta(days=1))
+    rows = list(db.query("SELECT recipient, payload, ticket_number FROM outbox"
+                         " WHERE audience = 'unit' ORDER BY id"))[queued:]
+    assert sorted(row["recipient"] for row in rows) == ["oLiaison2", "oLiaisonRSJ"]
+    expected = say("unit_deny_extension", number=number, note="监控已调取，请按期答复",
+                   due="2026-10-13 10:00")
+    for row in rows:
+        assert row["ticket_number"] == number
+        assert expected in row["payload"] and "未获同意" in row["payload"]
+        assert "请按期答复。。" not in row["payload"]
+    assert count_outbox(db, "citizen", "未获同意") == 0
+    close_all()
 
 
 # ---------------------------------------------------------------- citizen side
