@@ -222,6 +222,65 @@ def test_extension_reject_and_internal_note(app, db, seeded) -> None:
     assert tickets.get_ticket(db, seeded["waiting"]["number"])["status"] == "rejected"
 
 
+def forms_on(client, number: str) -> set[str]:  # noqa: ANN001
+    return set(re.findall(r'id="form-(\w+)"', text_of(client.get(f"/console/tickets/{number}"))))
+
+
+def test_deny_extension_form_only_while_a_request_waits_and_only_for_the_office(
+        app, db, seeded) -> None:
+    number = seeded["own"]["number"]
+    unit, office, admin = login(app, "unit"), login(app, "office"), login(app, "admin")
+    assert "deny_extension" not in forms_on(office, number)  # nothing asked yet
+    assert "approve_extension" in forms_on(office, number)  # the office may extend anyway
+    act(unit, number, "request_extension", days="3", note="需要现场核查")
+    for client in (office, admin):
+        page = text_of(client.get(f"/console/tickets/{number}"))
+        form = re.search(r'<form[^>]*id="form-deny_extension">(.*?)</form>', page, re.S)
+        assert form, "office and admin see 不同意延期 while a request waits"
+        assert "不同意延期" in form.group(1)
+        assert re.search(r'name="csrf_token" value="[^"]+"', form.group(1))
+        assert re.search(r'<textarea name="note" required', form.group(1))
+        assert page.index('id="form-approve_extension"') < page.index('id="form-deny_extension"')
+    assert "deny_extension" not in forms_on(unit, number)
+    assert 'id="form-deny_extension"' not in text_of(
+        login(app, "leader").get(f"/console/tickets/{number}"))
+    act(office, number, "approve_extension", days="3")
+    assert "deny_extension" not in forms_on(office, number)  # decided: no longer offered
+
+
+def test_deny_extension_through_the_console(app, db, seeded) -> None:
+    number = seeded["own"]["number"]
+    unit, office = login(app, "unit"), login(app, "office")
+    due = tickets.get_ticket(db, number)["due_at"]
+    act(unit, number, "request_extension", days="3", note="需要现场核查")
+    forged = office.post(f"/console/tickets/{number}/actions",
+                         data={"action": "deny_extension", "note": "请按期答复"})
+    assert forged.status_code == 400  # no CSRF token: refused, nothing written
+    assert "deny_extension" in forms_on(office, number)
+    reply = act(office, number, "deny_extension", note="")
+    assert "操作未完成：操作 不同意延期 需要填写说明或理由" in text_of(office.get(reply.location))
+    reply = act(office, number, "deny_extension", note="现场已核查完毕，请按期答复")
+    assert reply.status_code == 303
+    page = text_of(office.get(reply.location))
+    assert "已不同意延期，并告知承办单位" in page
+    assert "不同意延期" in page and "现场已核查完毕，请按期答复" in page  # in the timeline
+    assert 'id="pending-extension"' not in page and 'id="form-deny_extension"' not in page
+    ticket = tickets.get_ticket(db, number)
+    assert (ticket["status"], ticket["due_at"]) == ("dispatched", due)
+    last = tickets.events_of(db, ticket["id"])[-1]
+    assert (last["action"], last["actor"], last["note"]) == (
+        "deny_extension", "office", "现场已核查完毕，请按期答复")
+    reply = act(office, number, "deny_extension", note="再次不同意")
+    assert "没有待审批的延期申请，不能执行 不同意延期" in text_of(office.get(reply.location))
+    act(unit, number, "request_extension", days="2", note="再申请一次")
+    reply = act(unit, number, "deny_extension", note="x")
+    assert "无权执行 不同意延期" in text_of(unit.get(reply.location))
+    assert act(login(app, "leader"), number, "deny_extension", note="x").status_code == 403
+    assert tickets.events_of(db, ticket["id"])[-1]["action"] == "request_extension"
+    assert len([e for e in tickets.events_of(db, ticket["id"])
+                if e["action"] == "deny_extension"]) == 1
+
+
 # ---------------------------------------------------------------- exports
 
 def test_csv_export_has_bom_chinese_headers_and_filters(app, seeded) -> None:

@@ -10,7 +10,8 @@ FLAG_LABELS = {"discipline": "移送区纪委", "repeat": "重复投诉", "urgen
 ACTION_LABELS = {
     "create": "受理", "dispatch": "派单", "accept": "签收", "return": "退回",
     "answer": "答复", "reject": "不予受理", "reclassify": "改类", "note": "内部备注",
-    "request_extension": "申请延期", "approve_extension": "批准延期", "rate": "评价",
+    "request_extension": "申请延期", "approve_extension": "批准延期",
+    "deny_extension": "不同意延期", "rate": "评价",
     "supplement": "补充", "close": "办结", "overdue": "超期", "escalate": "升级督办",
     "remind": "到期提醒", "refer": "移送",
 }

@@ -23,18 +23,21 @@ from storage.lifecycle import STATUS_LABELS, TRANSITIONS, Actor, TransitionError
 
 # Actions offered on the page, in the order shown; citizen and system actions are not here.
 CONSOLE_ACTIONS = ("accept", "dispatch", "answer", "return", "request_extension",
-                   "approve_extension", "reclassify", "close", "reject", "note")
+                   "approve_extension", "deny_extension", "reclassify", "close", "reject",
+                   "note")
 # Form fields each action reads; anything else posted is ignored.
 FIELDS = {
     "dispatch": ("unit", "note"), "accept": (), "return": ("note",), "answer": ("note",),
     "reject": ("note",), "reclassify": ("kind", "subtype"), "note": ("note",),
-    "request_extension": ("days", "note"), "approve_extension": ("days", "note"), "close": (),
+    "request_extension": ("days", "note"), "approve_extension": ("days", "note"),
+    "deny_extension": ("note",), "close": (),
 }
 DONE = {
     "dispatch": "已派单", "accept": "已签收", "return": "已退回整治办",
     "answer": "已答复，等待群众评价",
     "reject": "已作不予受理处理", "reclassify": "已改类", "note": "已添加内部备注",
-    "request_extension": "延期申请已提交", "approve_extension": "已批准延期", "close": "已办结",
+    "request_extension": "延期申请已提交", "approve_extension": "已批准延期",
+    "deny_extension": "已不同意延期，并告知承办单位", "close": "已办结",
 }
 
 
@@ -51,10 +54,11 @@ def polite(reason: str) -> str:
 
 
 def available_actions(actor: Actor, ticket: dict[str, Any]) -> list[str]:
-    """Actions this role may take on the ticket in its current status (lifecycle table)."""
+    """Actions this role may take on the ticket now (lifecycle table; ``ticket_view`` data)."""
     return [name for name in CONSOLE_ACTIONS
             if actor.role in TRANSITIONS[name].roles
-            and ticket["status"] in TRANSITIONS[name].from_statuses]
+            and ticket["status"] in TRANSITIONS[name].from_statuses
+            and (ticket.get("pending_extension") or not TRANSITIONS[name].on_request)]
 
 
 def load_ticket(actor: Actor, number: str) -> dict[str, Any]:
