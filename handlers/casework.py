@@ -135,7 +135,7 @@ def queue_notices(db: Database, config: dict[str, Any], outcome: Outcome) -> Non
     elif action == "request_extension":
         notify_office(db, config, after, f"{after['unit']}申请延期办理工单 {after['number']}："
                       f"{outcome.note}", action)
-    elif action == "deny_extension":
+    elif action in ("approve_extension", "deny_extension"):
         notify_unit(db, config, after, action, _decision_headline(outcome))
 
 
@@ -163,7 +163,7 @@ def _citizen_notice(outcome: Outcome) -> str | None:
 def _decision_headline(outcome: Outcome) -> str:
     """The office's answer to a unit's extension request, for its liaisons.
 
-    The texts are ``unit_<action>`` in replies.toml (e.g. ``unit_deny_extension``).
+    The texts are ``unit_approve_extension`` and ``unit_deny_extension`` in replies.toml.
     """
     after = outcome.after
     due = (after["due_at"] or "")[:16].replace("T", " ") or "以工作台为准"

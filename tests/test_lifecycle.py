@@ -309,6 +309,23 @@ def test_extension_requested_by_the_unit_and_approved_by_the_office(db, config):
     assert any("2026-10-16" in text for text in texts)
 
 
+def test_approved_extension_tells_the_units_liaisons_the_new_deadline(tmp_path):  # noqa: ANN001
+    config = make_config(tmp_path, '[units.liaisons]\n"区人社局" = ["oLiaisonRSJ"]\n')
+    create_app(config)
+    db = get_db(config["storage.path"])
+    moment = datetime(2026, 9, 30, 10, 0, tzinfo=TZ)
+    number = dispatch_at(db, config, moment)["number"]
+    queued = count_outbox(db, "unit")
+    act(db, config, number, "approve_extension", OFFICE, {"days": 3},
+        now=moment + timedelta(days=2))
+    rows = list(db.query("SELECT recipient, payload FROM outbox WHERE audience = 'unit'"
+                         " ORDER BY id"))[queued:]
+    assert [row["recipient"] for row in rows] == ["oLiaisonRSJ"]
+    assert say("unit_approve_extension", number=number, due="2026-10-16 10:00") in (
+        rows[0]["payload"])
+    close_all()
+
+
 @pytest.mark.parametrize("days", [0, 31, "abc", True, -1])
 def test_extension_days_must_be_sensible(db, config, days):  # noqa: ANN001
     number = dispatch_at(db, config, clock.now())["number"]
