@@ -211,6 +211,8 @@ def test_queue_is_usable_on_a_phone(server, browser) -> None:
                                   device_scale_factor=1)
     phone = context.new_page()
     sign_in(phone, server["url"], "office")
+    phone.wait_for_url(f"{server['url']}/console/")
+    phone.wait_for_load_state("load")
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390  # no sideways scrolling: table rows become cards
     shot(phone, "queue-phone")
