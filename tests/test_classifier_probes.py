@@ -1,4 +1,4 @@
-"""Accuracy floors on the three probe sets (keywords/eval/probe*_lines.jsonl).
+"""Accuracy floors on the probe sets (keywords/eval/probe*_lines.jsonl).
 
 Each set of 160 lines (probe4: 120) was written in varied real voices by someone who had not
 read the keyword data (nor, for probes 2 and 3, the earlier probes), and was
@@ -58,6 +58,11 @@ PROBES = (
     Probe("probe4", 0.93, 0.93, 0.89, 0.90, 6, 1, before="0.875", size=120,
           mix=(("S1", 10), ("S2", 10), ("S3", 10), ("S4", 10), ("S5", 10), ("S6", 10),
                ("D", 20), ("P", 18), ("NONE", 22))),
+    # reached kind 0.994, macro-F1 0.994, subtype 1.000, unit 0.794, 19 units where none:
+    # keyword families only; the one NONE leak (probe5-044, a driving-school instructor) and
+    # the unit misses (townships named as places, several units in one story) need the unit
+    # and non-government rules, not keywords (docs/classifier.md, probe5)
+    Probe("probe5", 0.96, 0.96, 0.95, 0.76, 22, 1, before="0.719"),
 )
 
 
@@ -144,5 +149,5 @@ def test_off_scope_lines_stay_none(probe: Probe) -> None:
 @pytest.mark.parametrize("probe", PROBES[1:], ids=lambda p: p.name)
 def test_spam_names_no_unit(probe: Probe) -> None:
     ads = [p for r, p in scored(probe.name) if r["kind"] == "NONE" and r["unit"] is None
-           and any(s in r["text"] for s in ("http", "回收"))]
+           and any(s in r["text"] for s in ("http", "回收", "加V", "加微信"))]
     assert ads and all(p["unit"] is None for p in ads)
