@@ -154,14 +154,14 @@ class Engine:
         second = ranked[1][1] if len(ranked) > 1 else 0.0
         none = ev["none"] * (1.0 if len(ev["norm"]) <= LONG else 0.5)  # politeness in letters
         reason = None
-        if ev["spam"]:
-            reason = "spam"
+        if ev["spam"] and (len(ev["norm"]) <= SHAPE_MAX_LEN or len(set(ev["spam"])) > 1):
+            reason = "spam"  # one spam cue in a long letter (a cited link) is in passing
         elif top_score < min_score(len(ev["norm"])):
             reason = "weak"
         elif none > top_score:
             reason = "none-cues"
-        elif unit["nongov"] and unit["unit"] is None:
-            reason = "nongov"
+        elif unit["nongov"] and unit["unit"] is None and not unit["township"]:
+            reason = "nongov"  # (a village matter is the township's even with no unit named)
         if reason == "weak" and (shaped := self._shape(ev, unit)):
             top, top_score, shape_words = shaped
             scores = dict(scores)
@@ -196,7 +196,7 @@ class Engine:
         if (self.shape_matcher is None or ev["none"] >= self.shape_none_max
                 or len(ev["norm"]) > SHAPE_MAX_LEN):
             return None
-        if unit["nongov"] and unit["unit"] is None:
+        if unit["nongov"] and unit["unit"] is None and not unit["township"]:
             return None
         if unit["unit"] is None and not self.actor_matcher.find(ev["norm"], ev["tokens"]):
             return None  # no official actor: a grumble about life, not about a service

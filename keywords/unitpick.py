@@ -7,16 +7,26 @@ bonus; a mention right after 让我去/跑到/转到 is where the citizen was se
 at fault, and a mention near 最慢/卡在 is the one at fault. A township followed directly by
 a unit (横山镇林业站) is a place, not the unit. A bare list of three or more units with
 nothing pointing at one of them gives no unit.
+
+Real letters name units in passing, and those mentions must not outvote the matter's own
+unit: a unit addressed as the reader (请纪委领导关注, 尊敬的纪委领导) weighs like a unit
+the citizen was sent to (×0.3, no first-mention bonus); one used as a landmark (国税局门口的
+红绿灯, 管委会大楼) weighs ×0.3 but keeps the bonus, so a lone one still wins
+(民政局门口公告栏上什么都没有). Neither halves the services. A village matter (村级道路, 组民,
+村干部 …) whose only evidence is a bureau's service gives no unit: such matters are the
+township's, and which of our townships cannot be told unless it is named.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 
 from keywords.matcher import PhraseMatcher
 from keywords.rules import Rules
 
 STRONG, WEAK, SERVICE = 1.0, 0.7, 0.6
+WEIGHT = {"alias": STRONG, "weak": WEAK, "service": SERVICE}
 FIRST_BONUS = 1.0
 FAULT_BONUS = 2.0
 LISTED = 0.4  # a unit only named in an enumeration (住建、消防、环保)
@@ -42,7 +52,17 @@ class UnitPicker:
         for name in ("nongov", "blockers", "sent_to", "fault"):
             for w in rules.cues[name]:
                 m.add(w, (name, w))
+        # village cues are looked for only when a bureau was picked on services alone
+        self.village = re.compile("|".join(map(re.escape, rules.cues["village"])))
+        # addressee cues (尊敬的, 请求, 请 …) are looked for only just before a named unit, not
+        # scanned for: they open most letters, and a one-character cue would need a token pass
+        self.addr_chars = "".join(w for w in rules.cues["addressed"] if len(w) == 1)
+        words = [w for w in rules.cues["addressed"] if len(w) > 1]
+        self.addr_rx = re.compile("|".join(map(re.escape, words))) if words else None
+        self.addr_span = max(map(len, words), default=0) + int(rules.settings.get(
+            "sent_to.window", 3))
         self.matcher = m.compile()
+        self.landmark = tuple(rules.cues["landmark"])  # words right after a unit: 门口, 大楼 …
         self.kinds = kinds
         self.sent_window = int(rules.settings.get("sent_to.window", 3))
         self.fault_window = int(rules.settings.get("fault.window", 6))
@@ -79,34 +99,49 @@ class UnitPicker:
                     and self.kinds.get(b[4]) != "township" and a[3] != "place"):
                 a[3] = "place"
         mentions = [m for m in mentions if m[3] != "place"]
-        has_named = any(m[3] == "alias" for m in mentions)
+        # a unit named as a landmark or as the letter's addressee is named only in passing
+        landmark, addressed = set(), set()
+        for s, e, _t, role, _u in mentions:
+            if role == "service":
+                continue
+            if norm.startswith(self.landmark, e):
+                landmark.add((s, e))
+            if s > 0 and (norm[s - 1] in self.addr_chars or self.addr_rx is not None and any(
+                    s - m.end() <= self.sent_window
+                    for m in self.addr_rx.finditer(norm, max(0, s - self.addr_span), s))):
+                addressed.add((s, e))
+        passing = landmark | addressed
+        has_named = any(m[3] == "alias" and (m[0], m[1]) not in passing for m in mentions)
         scores: dict[str, float] = defaultdict(float)
         roles: dict[str, set] = defaultdict(set)
         words: dict[str, list[str]] = defaultdict(list)
         live = []
         own_window = set()  # 自然资源局的窗口: a unit's own window (inside the centre)
+        window = self.sent_window
         for s, e, text, role, unit in mentions:
-            if role == "alias" and norm.startswith(OWN_WINDOW, e):
-                own_window.add(unit)
-            near = (norm[s - 1:s], norm[e:e + 1])
-            listed = role != "service" and (near[0] in LIST_MARKS or near[1] in LIST_MARKS)
-            if role == "weak" and not listed and not norm.startswith(WEAK_CONTEXT, e):
-                continue  # 交通, 规划, 农业 … are common nouns unless used like a unit name
-            sent = any(0 <= s - se <= self.sent_window for se in sent_ends)
+            if role == "service":
+                listed = False
+            else:
+                if role == "alias" and norm.startswith(OWN_WINDOW, e):
+                    own_window.add(unit)
+                listed = norm[s - 1:s] in LIST_MARKS or norm[e:e + 1] in LIST_MARKS
+                if role == "weak" and not listed and not norm.startswith(WEAK_CONTEXT, e):
+                    continue  # 交通, 规划, 农业 … are common nouns unless used like a unit name
+            sent = (s, e) in addressed or any(0 <= s - se <= window for se in sent_ends)
             live.append((s, e, text, role, unit, sent, listed))
         first = self._first(live)
         for s, e, text, role, unit, sent, listed in live:
-            w = {"alias": STRONG, "weak": WEAK, "service": SERVICE}[role]
-            if sent:
-                w *= 0.3
+            w = WEIGHT[role]
+            if sent or (s, e) in landmark:
+                w *= 0.3  # a landmark keeps the first-mention bonus: 教育局门口的接待室
             elif listed:
                 w = LISTED
             elif role == "service" and has_named:
                 w *= 0.5  # a named unit beats an implied one
             if (s, e) == first:
                 w += FIRST_BONUS
-            if any(fs - self.fault_window <= e and s <= fe + self.fault_window
-                   for fs, fe in faults):
+            if faults and any(fs - self.fault_window <= e and s <= fe + self.fault_window
+                              for fs, fe in faults):
                 w += FAULT_BONUS
                 roles[unit].add("fault")
             scores[unit] += w
@@ -116,6 +151,7 @@ class UnitPicker:
         named_units = {u for u, rs in roles.items() if rs & {"alias", "weak", "listed"}}
         at_fault = {u for u, rs in roles.items() if "fault" in rs}
         unit = None
+        township = False  # a village matter whose bureau was dropped: the township's
         if scores:
             ranked = sorted(scores, key=lambda u: -scores[u])
             unit = ranked[0]
@@ -129,6 +165,10 @@ class UnitPicker:
                 others = [u for u in ranked[1:] if u in own_window]
                 if others:
                     unit = others[0]
+            if (unit is not None and roles[unit] <= {"service"}
+                    and self.kinds.get(unit) != "township"
+                    and self.village.search(norm)):
+                unit, township = None, True  # a village matter: the township's, not the bureau's
         return {"unit": unit, "words": words.get(unit, []) if unit else [],
                 "named": named, "nongov": nongov, "named_units": named_units,
-                "at_fault": at_fault}
+                "at_fault": at_fault, "township": township}
