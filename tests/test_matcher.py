@@ -12,6 +12,7 @@ import re
 
 import pytest
 
+from keywords import get_classifier, matcher
 from keywords.matcher import PhraseMatcher, first_char_guard, required_chars
 from keywords.rules import load_rules
 
@@ -81,3 +82,21 @@ def test_one_character_words_still_need_a_whole_token():
     m.compile()
     assert [h.text for h in m.find("一直拖着", ["一直", "拖", "着"])] == ["拖"]
     assert m.find("拖拉机坏了", ["拖拉机", "坏", "了"]) == []
+
+
+def test_root_buckets_change_no_match(monkeypatch):
+    # the trie's root is split into look-ahead-guarded groups for speed; matches must be
+    # exactly those of the one-group pattern (texts built from the phrases themselves)
+    engine = get_classifier()._engine
+    rng = random.Random(11)
+    for phrases in (engine.kind_matcher._phrases, engine.units.matcher._phrases):
+        words = sorted(phrases)
+        grouped = re.compile(matcher.trie_pattern(words))
+        monkeypatch.setattr(matcher, "ROOT_BUCKET", 10**9)
+        plain = re.compile(matcher.trie_pattern(words))
+        monkeypatch.undo()
+        assert grouped.pattern != plain.pattern
+        texts = SAMPLES + ["".join(rng.choice(words)[: rng.randint(1, 4)] for _ in range(40))
+                           for _ in range(300)]
+        for t in texts:
+            assert [m.span() for m in grouped.finditer(t)] == [m.span() for m in plain.finditer(t)]
