@@ -44,6 +44,7 @@ wrk:
 bench: $(VENV)/.dev wrk
 	$(PY) bench/accuracy.py
 	$(PY) bench/classify_speed.py
+	$(PY) bench/real_units.py
 	$(PY) bench/queue_speed.py
 	$(PY) bench/webhook.py
 
