@@ -309,12 +309,17 @@ def test_extension_requested_by_the_unit_and_approved_by_the_office(db, config):
     assert any("2026-10-16" in text for text in texts)
 
 
-def test_approved_extension_tells_the_units_liaisons_the_new_deadline(tmp_path):  # noqa: ANN001
-    config = make_config(tmp_path, '[units.liaisons]\n"区人社局" = ["oLiaisonRSJ"]\n')
+def dispatched_with_liaisons(tmp_path, liaisons: str):  # noqa: ANN001, ANN201
+    """A fresh app whose 区人社局 has these liaison OpenIDs, and a ticket dispatched there."""
+    config = make_config(tmp_path, f'[units.liaisons]\n"区人社局" = [{liaisons}]\n')
     create_app(config)
     db = get_db(config["storage.path"])
     moment = datetime(2026, 9, 30, 10, 0, tzinfo=TZ)
-    number = dispatch_at(db, config, moment)["number"]
+    return config, db, moment, dispatch_at(db, config, moment)["number"]
+
+
+def test_approved_extension_tells_the_units_liaisons_the_new_deadline(tmp_path):  # noqa: ANN001
+    config, db, moment, number = dispatched_with_liaisons(tmp_path, '"oLiaisonRSJ"')
     queued = count_outbox(db, "unit")
     act(db, config, number, "approve_extension", OFFICE, {"days": 3},
         now=moment + timedelta(days=2))
@@ -413,11 +418,7 @@ def test_deny_extension_needs_a_waiting_request(db, config, status):  # noqa: AN
 
 
 def test_deny_extension_tells_the_units_liaisons(tmp_path):  # noqa: ANN001
-    config = make_config(tmp_path, '[units.liaisons]\n"区人社局" = ["oLiaisonRSJ", "oLiaison2"]\n')
-    create_app(config)
-    db = get_db(config["storage.path"])
-    moment = datetime(2026, 9, 30, 10, 0, tzinfo=TZ)
-    number = dispatch_at(db, config, moment)["number"]
+    config, db, moment, number = dispatched_with_liaisons(tmp_path, '"oLiaisonRSJ", "oLiaison2"')
     act(db, config, number, "request_extension", UNIT_ACTOR, {"note": "需要调取监控"},
         now=moment + timedelta(hours=2))
     queued = count_outbox(db, "unit")
