@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot import config as config_module
-from storage import clock, units, users
+from storage import clock, units, users, workdays
 from storage.db import get_db
 
 Handler = Callable[[argparse.Namespace], int]
@@ -232,6 +232,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     from bot.sweep import sweep
 
     db, settings = _db(args)
+    workdays.configure(settings["calendar.holidays_file"])  # deadlines as the server counts them
     try:
         now = clock.parse(args.now) if args.now else clock.now()
     except ValueError:

@@ -53,8 +53,7 @@ class GunicornServer(BaseApplication):
     def load(self):  # noqa: ANN201 - a WSGI app
         from bot import create_app
 
-        workdays.configure(self.settings["calendar.holidays_file"])  # as in the master
-        return create_app(self.settings)
+        return create_app(self.settings)  # configures the holiday file, as in the master
 
 
 def _start_scheduler_if_first(settings: Config) -> None:
@@ -108,11 +107,10 @@ def run(args: argparse.Namespace) -> int:
     logs.setup(settings["logging.level"], settings["logging.json"])
     host = args.host or settings["server.host"]
     port = args.port or settings["server.port"]
-    workdays.configure(settings["calendar.holidays_file"])
-    workdays.warn_if_uncovered(clock.now().date())
     from bot import create_app
 
     create_app(settings)  # fail fast (config, database) before forking workers
+    workdays.warn_if_uncovered(clock.now().date())  # create_app configured the holiday file
     print(banner(settings, host, port), flush=True)
     options = {
         "bind": f"{host}:{port}",

@@ -30,7 +30,6 @@ def sweep(db: Database, config: dict[str, Any], now: datetime | None = None) -> 
     Also warns (once a day) when the holiday calendar lacks a year deadlines will reach.
     """
     now = now or clock.now()
-    workdays.configure(config.get("calendar.holidays_file", ""))
     workdays.warn_if_uncovered(now.date())  # once per process and day
     return {
         "overdue": mark_overdue(db, now),

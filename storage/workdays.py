@@ -102,14 +102,6 @@ def _package_plan(year: int) -> YearPlan | None:
     return YearPlan(year, off, work, "package")
 
 
-def covered_until() -> date:
-    """The last day of the last year the calendar knows without a gap from the package's."""
-    year = max(chinese_calendar.holidays).year
-    while source_of(year + 1) is not None:
-        year += 1
-    return date(year, 12, 31)
-
-
 def uncovered_years(today: date, horizon_days: int = WARN_DAYS_BEFORE_YEAR_END) -> list[int]:
     """Years from ``today`` to ``horizon_days`` ahead that would count weekends only."""
     last = today + timedelta(days=horizon_days)

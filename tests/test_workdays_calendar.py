@@ -101,7 +101,7 @@ def test_coverage_follows_the_file(tmp_path):  # noqa: ANN001
     package_last = max(chinese_calendar.holidays).year
     after = package_last + 1
     workdays.configure(write(tmp_path, f'[years.{after}]\noff = ["{after}-01-01"]\n'))
-    assert workdays.covered_until() == date(package_last + 1, 12, 31)
+    assert workdays.source_of(after) == "file" and workdays.source_of(after + 1) is None
     assert workdays.uncovered_years(date(package_last + 1, 12, 1), 60) == [package_last + 2]
     assert workdays.uncovered_years(date(package_last + 1, 6, 1), 60) == []
 

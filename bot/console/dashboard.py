@@ -107,7 +107,7 @@ def calendar_notice(role: str | None) -> dict[str, Any] | None:
     """
     if role not in CALENDAR_NOTICE_ROLES:
         return None
-    file = workdays.configure(current_app.config["BOT"]["calendar.holidays_file"])
+    file = workdays.active_file()  # configured by create_app
     years = workdays.uncovered_years(clock.now().date())
     if not years:
         return None
