@@ -59,12 +59,11 @@ class UnitPicker:
         self.addr_chars = "".join(w for w in rules.cues["addressed"] if len(w) == 1)
         words = [w for w in rules.cues["addressed"] if len(w) > 1]
         self.addr_rx = re.compile("|".join(map(re.escape, words))) if words else None
-        self.addr_span = max(map(len, words), default=0) + int(rules.settings.get(
-            "sent_to.window", 3))
+        self.sent_window = int(rules.settings.get("sent_to.window", 3))
+        self.addr_span = max(map(len, words), default=0) + self.sent_window
         self.matcher = m.compile()
         self.landmark = tuple(rules.cues["landmark"])  # words right after a unit: 门口, 大楼 …
         self.kinds = kinds
-        self.sent_window = int(rules.settings.get("sent_to.window", 3))
         self.fault_window = int(rules.settings.get("fault.window", 6))
 
     @staticmethod
