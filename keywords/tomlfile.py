@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from bisect import bisect_right
 from pathlib import Path
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -30,21 +31,30 @@ class TomlFile:
             self.data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise DataError([f"{path}: {exc}"]) from exc
+        self._text = "\n".join(self.lines)
+        self._line_starts: list[int] = []
+        self._sections: dict[str, int] = {}
+        offset = 0
+        for i, line in enumerate(self.lines):
+            self._line_starts.append(offset)
+            offset += len(line) + 1
+            if (m := _HEADER.match(line)) and m.group(1).strip() not in self._sections:
+                self._sections[m.group(1).strip()] = i
 
     def line_of(self, needle: str, section: str | None = None) -> int:
-        """1-based line of the first line with `needle` (after `section`'s header); 0 if none."""
-        start = 0
-        if section is not None:
-            for i, line in enumerate(self.lines):
-                m = _HEADER.match(line)
-                if m and m.group(1).strip() == section:
-                    start = i
-                    break
-        quoted = (f'"{needle}"', f"'{needle}'")
-        for i in range(start, len(self.lines)):
-            line = self.lines[i]
-            if any(q in line for q in quoted) or (section is None and needle in line):
-                return i + 1
+        """1-based line of the first line with `needle` (after `section`'s header); 0 if none.
+
+        Every keyword's location is looked up at load, so this searches the whole text with
+        str.find from the section's offset rather than walking the lines each time.
+        """
+        start = self._sections.get(section, 0) if section is not None else 0
+        if "\n" in needle:
+            return start + 1 if section is not None else 0
+        begin = self._line_starts[start] if self.lines else 0
+        wanted = [f'"{needle}"', f"'{needle}'"] if section is not None else [needle]
+        found = [at for w in wanted if (at := self._text.find(w, begin)) >= 0]
+        if found:
+            return bisect_right(self._line_starts, min(found))
         return start + 1 if section is not None else 0
 
     def where(self, needle: str, section: str | None = None) -> str:
