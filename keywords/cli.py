@@ -1,4 +1,4 @@
-"""Command line: `classify`, `keywords check`, `keywords suggest`.
+"""Command line: `classify`, `keywords check`, `keywords suggest`, `keywords fit`.
 
 `register(subparsers)` adds them to the bot's main parser (python -m bot ...);
 `python -m keywords.cli ...` runs them standalone.
@@ -14,6 +14,8 @@ from pathlib import Path
 from keywords.tomlfile import DataError
 
 FIELDS = ("kind", "subtype", "unit", "confidence", "matched")
+EVAL_DIR = Path(__file__).resolve().parent / "eval"
+DEFAULT_DEV = Path(__file__).resolve().parent.parent.parent / "shared/data/complaints-dev.jsonl"
 
 
 def register(subparsers) -> None:
@@ -36,6 +38,18 @@ def register(subparsers) -> None:
     s.add_argument("--top", type=int, default=15, help="suggestions per kind")
     s.add_argument("--min-count", type=int, default=2, help="minimum number of texts")
     s.set_defaults(func=cmd_suggest)
+    f = ks.add_parser("fit", help="learn fitted.toml from labelled lines (needs scikit-learn)")
+    f.add_argument("--dev", default=str(DEFAULT_DEV),
+                   help="labelled dev set, JSON lines (default: ../shared/data beside the checkout;"
+                        " skipped when absent)")
+    f.add_argument("--eval-dir", default=str(EVAL_DIR),
+                   help="directory of *_lines.jsonl probe sets (default: keywords/eval)")
+    f.add_argument("--exclude", action="append", default=[], metavar="NAME",
+                   help="leave out a probe set, e.g. probe7 (to measure on it afterwards)")
+    f.add_argument("--db", default=None, help="SQLite database with the office's corrections")
+    f.add_argument("--out", default=None, help="where to write (default: <data dir>/fitted.toml)")
+    f.add_argument("--dir", default=None, help="data directory (default: packaged)")
+    f.set_defaults(func=cmd_fit)
 
 
 def _out(obj: dict) -> None:
@@ -103,6 +117,44 @@ def cmd_suggest(args: argparse.Namespace) -> int:
     for kind, items in result.items():
         shown = "  ".join(f"{w}({c})" for w, c in items) or "(nothing new)"
         print(f"{kind}: {shown}")
+    return 0
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from keywords.fitted import parse_fitted
+    from keywords.fitting import FitError, fit, read_labelled, render
+    from keywords.rules import FITTED
+    from keywords.suggest import MissingTable, read_corrections
+    from keywords.tomlfile import TomlFile, resolve_dir
+
+    sources: dict[str, int] = {}
+    rows: list[tuple[str, str]] = []
+    try:
+        files = [Path(args.dev)] if Path(args.dev).exists() else []
+        files += [p for p in sorted(Path(args.eval_dir).glob("*_lines.jsonl"))
+                  if p.name.removesuffix("_lines.jsonl") not in args.exclude]
+        for path in files:
+            got = read_labelled([path])
+            sources[path.name] = len(got)
+            rows += got
+        if args.db:
+            corrected = read_corrections(args.db)
+            sources["corrections"] = len(corrected)
+            rows += corrected
+        intercept, weights = fit(rows)
+    except (FitError, MissingTable, OSError) as exc:
+        print(f"keywords fit: {exc}", file=sys.stderr)
+        return 1
+    out = Path(args.out) if args.out else resolve_dir(args.dir) / FITTED
+    out.write_text(render(intercept, weights, sources), encoding="utf-8")
+    problems: list[str] = []
+    parse_fitted(TomlFile(out), problems)  # what `keywords check` will say of it
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return 1
+    kept = sum(len(w) for w in weights.values())
+    print(f"wrote {out}: {kept} weighted strings from {len(rows)} lines "
+          f"({', '.join(f'{k} {n}' for k, n in sources.items())})")
     return 0
 
 

@@ -11,7 +11,17 @@ Why the steps are as they are:
   [shape.*] lists, unless NONE cues are present; the kind then comes from the keyword
   scores plus those cues. Real complaints without a listed keyword used to fall to NONE;
 - several units and no culprit (S5/S6 hand-offs) may name no unit (`[shape] multi_unit_none`);
-  off by default, because the dev set labels the first-named unit in such stories.
+  off by default, because the dev set labels the first-named unit in such stories;
+- fitted weights (fitted.toml, when present) give every kind a probability from the short
+  strings of the text; the rules' kind gets its confidence added (a NONE for lack of
+  evidence only `weak_bonus`), and the larger sum wins. Listed words decide when they are
+  sure; the fitted strings decide when the writer's words are not on any list. Spam stays
+  NONE whatever the weights say; letters longer than `max_chars`, and decisions the rules
+  are `sure` of (confidence at or above it), are the rules' alone.
+  The weights turn a rules NONE into a complaint only for a message of `min_chars` or more
+  that names a unit, a township or an official actor, as the complaint-shape rule does:
+  answers such as 昨天上午 or 3号窗口 arriving outside a question, and grumbles about
+  neighbours, stay NONE.
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ from keywords.rules import Rules, kind_of
 from keywords.unitpick import UnitPicker
 
 COMPLAINT_KINDS = ("S1", "S2", "S3", "S4", "S5", "S6", "D", "P")
+KIND_ORDER = (*COMPLAINT_KINDS, "NONE")  # ties go to the earlier kind
 MIN_SCORE = 1.5  # below this much evidence a message is not treated as a complaint
 LONG = 40  # characters; in longer messages greetings and thanks are politeness, not the point
 SHAPE_NONE_MAX = 1.0  # NONE cues at or above this keep a weak message NONE (请问, 谢谢 …)
@@ -77,6 +88,7 @@ class Engine:
         self.shape_none_max = s.get("shape.none_max", SHAPE_NONE_MAX)
         # off: the dev set labels the first-named (lead) unit in S5/S6 hand-off stories
         self.multi_unit_none = bool(s.get("shape.multi_unit_none", 0.0))
+        self.fitted = rules.fitted
 
     def words(self) -> set[str]:
         """Literal words worth adding to jieba's dictionary so they segment whole."""
@@ -95,7 +107,13 @@ class Engine:
         ev = self._evidence(norm, hits)
         unit = self.units.pick(norm, tokens)
         ev["tokens"] = tokens
-        return self._decide(ev, unit)
+        result = self._decide(ev, unit)
+        reason = result.pop("reason")
+        if (self.fitted is not None and reason != "spam"
+                and len(ev["norm"]) <= self.fitted.max_chars
+                and result["confidence"] < self.fitted.sure):
+            result = self._blend(result, reason, ev, unit)
+        return result
 
     def _evidence(self, norm: str, hits: list[Hit]) -> dict:
         neg_ends: list[int] = []
@@ -174,22 +192,59 @@ class Engine:
         if reason:
             return self._none(ev, unit, reason, top_score)
         also = tuple(k for k, v in ranked[1:3] if v >= max(2.5, 0.45 * top_score))
-        subtype = None
-        if top in ("D", "P"):
-            subs = {k: v for k, v in ev["sub"].items() if k != top and k[0] == top}
-            if subs:
-                subtype = max(sorted(subs), key=lambda k: subs[k])
-        u = unit["unit"]
-        if (self.multi_unit_none and top in MULTI_UNIT_KINDS and len(unit["named_units"]) >= 2
-                and not unit["at_fault"]):
-            u = None  # hand-offs between several units, none singled out
+        subtype = self._subtype(ev, top)
+        u = self._unit(unit, top)
         conf = (1 - math.exp(-top_score / 2.5)) * (0.55 + 0.45 * (top_score - second) / top_score)
         conf *= 1 - min(0.5, none / (top_score + none + 1e-9) * 0.5)
         matched = tuple(dict.fromkeys(ev["words"][top] + [w for k in also for w in ev["words"][k]]
                                       + unit["words"]))
         return {"kind": top, "subtype": subtype, "unit": u,
                 "confidence": round(max(0.05, min(0.99, conf)), 3), "matched": matched,
-                "also": also}
+                "also": also, "reason": None}
+
+    @staticmethod
+    def _subtype(ev: dict, kind: str) -> str | None:
+        if kind not in ("D", "P"):
+            return None
+        subs = {k: v for k, v in ev["sub"].items() if k != kind and k[0] == kind}
+        return max(sorted(subs), key=lambda k: subs[k]) if subs else None
+
+    def _unit(self, unit: dict, kind: str) -> str | None:
+        if (self.multi_unit_none and kind in MULTI_UNIT_KINDS and len(unit["named_units"]) >= 2
+                and not unit["at_fault"]):
+            return None  # hand-offs between several units, none singled out
+        return unit["unit"]
+
+    def _blend(self, result: dict, reason: str | None, ev: dict, unit: dict) -> dict:
+        """The rules' decision, unless the fitted probabilities outweigh its confidence."""
+        fitted = self.fitted
+        probs, present = fitted.probabilities(ev["norm"])
+        kind = result["kind"]
+        blended = dict(probs)
+        sure = fitted.weak_bonus if reason == "weak" else result["confidence"]
+        blended[kind] += fitted.rules_weight * sure
+        best = min(blended, key=lambda k: (-blended[k], KIND_ORDER.index(k)))
+        if best == kind:
+            return result
+        if kind == "NONE" and (len(ev["norm"]) < fitted.min_chars
+                               or not self._official(ev, unit)):
+            return result  # a fragment (昨天上午, 3号窗口), or a grumble about life, not a service
+        conf = round(max(0.05, min(0.99, blended[best] / sum(blended.values()))), 3)
+        learned = fitted.evidence(present, best)
+        if best == "NONE":
+            u = None if unit["nongov"] and unit["unit"] is None else unit["unit"]
+            matched = learned + ev["none_words"] + (unit["words"] if u else [])
+            return {"kind": "NONE", "subtype": None, "unit": u, "confidence": conf,
+                    "matched": tuple(dict.fromkeys(matched)), "also": ()}
+        matched = ev["words"].get(best, []) + learned + unit["words"]
+        return {"kind": best, "subtype": self._subtype(ev, best), "unit": self._unit(unit, best),
+                "confidence": conf, "matched": tuple(dict.fromkeys(matched)),
+                "also": (kind,) if kind != "NONE" else ()}
+
+    def _official(self, ev: dict, unit: dict) -> bool:
+        """The message names a unit, a township or an official actor (窗口, 工作人员 …)."""
+        return bool(unit["unit"] or unit["named_units"] or unit["township"]
+                    or self.actor_matcher.find(ev["norm"], ev["tokens"]))
 
     def _shape(self, ev: dict, unit: dict) -> tuple[str, float, list[str]] | None:
         """A weak message shaped like a complaint: (kind, score, cue words), else None."""
@@ -231,7 +286,7 @@ class Engine:
     def _none(self, ev: dict, unit: dict, reason: str, top_score: float) -> dict:
         if reason == "spam":
             return {"kind": "NONE", "subtype": None, "unit": None, "confidence": 0.95,
-                    "matched": tuple(dict.fromkeys(ev["spam"])), "also": ()}
+                    "matched": tuple(dict.fromkeys(ev["spam"])), "also": (), "reason": reason}
         none = ev["none"]
         words = list(ev["none_words"])
         u = unit["unit"]
@@ -245,4 +300,5 @@ class Engine:
             conf = 0.5 - min(0.3, top_score / 5)
         matched = tuple(dict.fromkeys(words + (unit["words"] if u else [])))
         return {"kind": "NONE", "subtype": None, "unit": u,
-                "confidence": round(max(0.05, min(0.99, conf)), 3), "matched": matched, "also": ()}
+                "confidence": round(max(0.05, min(0.99, conf)), 3), "matched": matched, "also": (),
+                "reason": reason}

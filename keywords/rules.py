@@ -10,11 +10,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from keywords.fitted import Fitted, parse_fitted
 from keywords.taxonomy import KIND_CODES, SUBTYPE_CODES, Taxonomy, parse_taxonomy
 from keywords.tomlfile import DataError, TomlFile, resolve_dir
 from keywords.units import UnitsDirectory, parse_units
 
 MAX_WEIGHT = 5.0
+FITTED = "fitted.toml"
 SECTIONS = tuple(c for c in KIND_CODES if c != "NONE") + SUBTYPE_CODES
 CUE_LISTS = ("negation", "rhetorical", "praise", "contrast", "spam", "nongov", "blockers",
              "sent_to", "fault", "landmark", "addressed", "village")
@@ -48,6 +50,7 @@ class Rules:
     settings: dict[str, float]
     services: dict[str, str]
     files: list[Path] = field(default_factory=list)
+    fitted: Fitted | None = None  # fitted.toml, when present
 
 
 def kind_of(section: str) -> str:
@@ -183,7 +186,7 @@ def _read_services(tf: TomlFile, units: UnitsDirectory, problems: list[str]) -> 
 def load_rules(data_dir: str | Path | None = None) -> Rules:
     """Read all data files; raise DataError listing every problem (file:line)."""
     d = resolve_dir(data_dir)
-    files = data_files(d)
+    files = [p for p in data_files(d) if p.name != FITTED or p.exists()]
     problems: list[str] = []
     tfs: dict[str, TomlFile] = {}
     for p in files:
@@ -206,12 +209,13 @@ def load_rules(data_dir: str | Path | None = None) -> Rules:
     _check_terms(terms, problems)
     cues, none_terms, settings = _read_cues(tfs[str(d / "cues.toml")], problems)
     services = _read_services(tfs[str(d / "services.toml")], units, problems)
+    fitted = parse_fitted(tfs[str(d / FITTED)], problems) if str(d / FITTED) in tfs else None
     if problems:
         raise DataError(problems)
-    return Rules(taxonomy, units, terms, none_terms, cues, settings, services, files)
+    return Rules(taxonomy, units, terms, none_terms, cues, settings, services, files, fitted)
 
 
 def data_files(d: Path) -> list[Path]:
-    """Every file the rules are built from (what hot reload watches)."""
+    """Every file the rules are built from (what hot reload watches; fitted.toml may be absent)."""
     fixed = [d / "taxonomy.toml", d / "units.toml", d / "cues.toml", d / "services.toml"]
-    return fixed + sorted((d / "keywords").glob("*.toml"))
+    return fixed + sorted((d / "keywords").glob("*.toml")) + [d / FITTED]

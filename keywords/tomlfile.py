@@ -53,6 +53,9 @@ class TomlFile:
         begin = self._line_starts[start] if self.lines else 0
         wanted = [f'"{needle}"', f"'{needle}'"] if section is not None else [needle]
         found = [at for w in wanted if (at := self._text.find(w, begin)) >= 0]
+        if section is not None:  # a bare key at the start of a line: `weak_bonus = 0.1`
+            bare = (f"\n{needle} =", f"\n{needle}=")
+            found += [at + 1 for w in bare if (at := self._text.find(w, max(begin - 1, 0))) >= 0]
         if found:
             return bisect_right(self._line_starts, min(found))
         return start + 1 if section is not None else 0

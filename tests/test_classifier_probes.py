@@ -7,6 +7,10 @@ measurement (docs/classifier.md). The data was then improved with general word
 families and structural rules with the set in view, so the figures here are
 tuned-on: each floor sits a little under what was reached and only catches
 regressions. ``before`` is the out-of-sample figure, kept for the record.
+
+Since the fitted weights (keywords/data/fitted.toml) were fitted on every one of these sets,
+the figures below are in-sample twice over; bench/fitted_cv.py refits without each set in
+turn and gives the held-out figures (docs/classifier.md, "Fitted weights").
 """
 
 from __future__ import annotations
@@ -46,7 +50,8 @@ class Probe:
 
 PROBES = (
     # reached kind 0.975, macro-F1 0.976, subtype 0.978, unit 0.925, 9 units where none
-    Probe("probe", 0.93, 0.93, 0.90, 0.88, 12, 1, before="0.688"),
+    # (with the fitted weights: kind 1.000)
+    Probe("probe", 0.95, 0.95, 0.90, 0.88, 12, 1, before="0.688"),
     # reached kind 0.988, macro-F1 0.985, subtype 1.000, unit 0.881, 17 units where none
     Probe("probe2", 0.95, 0.95, 0.93, 0.84, 20, 0, before="0.731"),
     # reached kind 0.887, macro-F1 0.878, subtype 0.889, unit 0.894, 16 units where none:
@@ -66,7 +71,12 @@ PROBES = (
     # phone-typed voice: run-ons, homophone typos, dialect, sarcasm; after its word families
     # kind 0.925, macro-F1 0.920, subtype 0.889, unit 0.875, 13 units where none. Those
     # families left the untouched probe7 where it was (0.713 before and after)
-    Probe("probe6", 0.90, 0.90, 0.86, 0.85, 15, 1, before="0.713"),
+    Probe("probe6", 0.96, 0.96, 0.90, 0.85, 15, 1, before="0.713"),
+    # message-board letters, online slang, indirect cases; scored only in aggregate before
+    # the fitted weights (its misses were never read): rules alone 0.713, rules + weights
+    # fitted without it 0.838. Reached kind 0.906, macro-F1 0.911, subtype 0.733, unit
+    # 0.787, 25 units where none (it labels many S5/S6 hand-off stories with no unit)
+    Probe("probe7", 0.88, 0.88, 0.70, 0.76, 27, 3, before="0.713"),
 )
 
 
@@ -150,8 +160,23 @@ def test_off_scope_lines_stay_none(probe: Probe) -> None:
     assert len(leaked) <= probe.max_none_leaks, leaked
 
 
-@pytest.mark.parametrize("probe", PROBES[1:], ids=lambda p: p.name)
-def test_spam_names_no_unit(probe: Probe) -> None:
-    ads = [p for r, p in scored(probe.name) if r["kind"] == "NONE" and r["unit"] is None
+def test_spam_names_no_unit() -> None:
+    # probes 2–6 carry ads (probe7 has none); an ad never names a unit
+    ads = [(r["id"], p["unit"]) for probe in PROBES for r, p in scored(probe.name)
+           if r["kind"] == "NONE" and r["unit"] is None
            and any(s in r["text"] for s in ("http", "回收", "加V", "加微信"))]
-    assert ads and all(p["unit"] is None for p in ads)
+    assert len(ads) >= 5 and all(unit is None for _id, unit in ads), ads
+
+
+def test_board_style_suggestions_stay_none():
+    # 120 message-board letters that are suggestions or requests, not service failures (a bus
+    # line, street lights, a developer, owed wages), beside 80 complaints in the same style:
+    # without them the fitted weights took such letters for complaints (docs/classifier.md)
+    rows = rows_of("board")
+    assert len(rows) == 200 and Counter(r["kind"] for r in rows)["NONE"] == 120
+    classifier = get_classifier()
+    kinds = [(r, classifier.classify(r["text"]).kind) for r in rows]
+    leaked = [r["id"] for r, k in kinds if r["kind"] == "NONE" and k != "NONE"]
+    missed = [r["id"] for r, k in kinds if r["kind"] != "NONE" and k == "NONE"]
+    assert len(leaked) <= 8, leaked  # reached 6
+    assert len(missed) <= 3, missed  # reached 1

@@ -144,6 +144,7 @@ def test_check_toml_syntax_error(data_dir, capsys):
 # --- hot reload -------------------------------------------------------------------------
 
 def test_hot_reload_sees_edited_keyword_file(data_dir):
+    (data_dir / "fitted.toml").unlink()  # the rules alone: the edited word is what decides
     clf = get_classifier(data_dir)
     assert clf is not get_classifier()
     text = "窗口那位大姐一直在绣十字绣"
