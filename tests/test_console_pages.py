@@ -144,6 +144,16 @@ def test_ticket_page_shows_classification_deadlines_and_timeline(app, db, seeded
         assert expected in page, expected
 
 
+def test_ticket_page_explains_fitted_strings_only_when_there_are_some(app, db, seeded) -> None:
+    legend = "带“≈”的是学习权重中的字串"
+    own = seeded["own"]
+    office = login(app, "office")
+    assert legend not in text_of(office.get(f"/console/tickets/{own['number']}"))
+    tickets.update_ticket(db, own["id"], matched=["窗口", "≈手机", "≈瞅"])
+    page = text_of(office.get(f"/console/tickets/{own['number']}"))
+    assert legend in page and "≈手机" in page
+
+
 def test_unit_sees_masked_phone_and_no_openid(app, seeded) -> None:
     page = text_of(login(app, "unit").get(f"/console/tickets/{seeded['own']['number']}"))
     assert "138****5678" in page and "13812345678" not in page
