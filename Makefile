@@ -43,6 +43,7 @@ wrk:
 
 bench: $(VENV)/.dev wrk
 	$(PY) bench/accuracy.py
+	$(PY) bench/fitted_cv.py
 	$(PY) bench/classify_speed.py
 	$(PY) bench/real_units.py
 	$(PY) bench/queue_speed.py
