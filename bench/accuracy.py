@@ -113,7 +113,7 @@ def fitted_cv_predictions(rows: list[dict], folds: int = 5) -> tuple[list[dict],
     blended: list[dict | None] = [None] * len(rows)
     for k in range(folds):
         train = others + [r for i, r in enumerate(rows) if i % folds != k]
-        intercept, weights = fit([(r["text"], r["kind"]) for r in train])
+        intercept, weights = fit([(r["text"], r["kind"], r.get("subtype")) for r in train])
         engine = Engine(dataclasses.replace(rules, fitted=to_fitted(intercept, weights)))
         for i in range(k, len(rows), folds):
             blended[i] = engine.run(rows[i]["text"])

@@ -34,6 +34,12 @@ def right(row: dict, kind: str) -> bool:
     return kind == row["kind"] or kind in row.get("also", [])
 
 
+def row(got: list[int]) -> str:
+    n, a, b, m, c, d = got
+    sub = f"{c / m:.3f} | {d / m:.3f}" if m else "— | —"
+    return f"{n} | {a / n:.3f} | {b / n:.3f} | {m} | {sub}"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sets", help="comma-separated set names to hold out (default: all)")
@@ -51,26 +57,31 @@ def main(argv: list[str] | None = None) -> int:
     chosen = set(args.sets.split(",")) if args.sets else None
     rules = load_rules()
     plain = Engine(dataclasses.replace(rules, fitted=None))
-    print("| held out | lines | rules alone | rules + fitted (refitted without it) |")
-    print("|---|---|---|---|")
-    totals = [0, 0, 0]
+    print("| held out | lines | kind: rules alone | kind: rules + weights | D/P lines | "
+          "sub-type: rules alone | sub-type: rules + weights |")
+    print("|---|---|---|---|---|---|---|")
+    totals = [0, 0, 0, 0, 0, 0]
     for name, held in {**sets, **folds}.items():
         if chosen and name not in chosen and not (name.startswith("dev") and "dev" in chosen):
             continue
         rest = [r for n, rows in sets.items() if n != name for r in rows]
         rest += [r for n, rows in folds.items() if n != name for r in rows]
-        intercept, weights = fit([(r["text"], r["kind"]) for r in rest])
+        intercept, weights = fit([(r["text"], r["kind"], r.get("subtype")) for r in rest])
         fitted = to_fitted(intercept, weights)
         if args.max_chars:
             fitted = dataclasses.replace(fitted, max_chars=args.max_chars)
         blended = Engine(dataclasses.replace(rules, fitted=fitted))
-        a = sum(right(r, plain.run(r["text"])["kind"]) for r in held)
-        b = sum(right(r, blended.run(r["text"])["kind"]) for r in held)
-        totals = [totals[0] + len(held), totals[1] + a, totals[2] + b]
-        print(f"| {name} | {len(held)} | {a / len(held):.3f} | {b / len(held):.3f} |", flush=True)
+        before = [plain.run(r["text"]) for r in held]
+        after = [blended.run(r["text"]) for r in held]
+        dp = [i for i, r in enumerate(held) if r.get("subtype")]
+        got = [len(held), sum(right(r, p["kind"]) for r, p in zip(held, before, strict=True)),
+               sum(right(r, p["kind"]) for r, p in zip(held, after, strict=True)), len(dp),
+               sum(before[i]["subtype"] == held[i]["subtype"] for i in dp),
+               sum(after[i]["subtype"] == held[i]["subtype"] for i in dp)]
+        totals = [t + g for t, g in zip(totals, got, strict=True)]
+        print(f"| {name} | {row(got)} |", flush=True)
     if totals[0]:
-        print(f"| **all held-out lines** | {totals[0]} | {totals[1] / totals[0]:.3f} | "
-              f"{totals[2] / totals[0]:.3f} |")
+        print(f"| **all held-out lines** | {row(totals)} |")
     return 0
 
 

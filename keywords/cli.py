@@ -122,13 +122,13 @@ def cmd_suggest(args: argparse.Namespace) -> int:
 
 def cmd_fit(args: argparse.Namespace) -> int:
     from keywords.fitted import parse_fitted
-    from keywords.fitting import FitError, fit, read_labelled, render
+    from keywords.fitting import FitError, Labelled, fit, read_labelled, render
     from keywords.rules import FITTED
     from keywords.suggest import MissingTable, read_corrections
     from keywords.tomlfile import TomlFile, resolve_dir
 
     sources: dict[str, int] = {}
-    rows: list[tuple[str, str]] = []
+    rows: list[Labelled] = []
     try:
         files = [Path(args.dev)] if Path(args.dev).exists() else []
         files += [p for p in sorted(Path(args.eval_dir).glob("*_lines.jsonl"))
@@ -140,7 +140,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         if args.db:
             corrected = read_corrections(args.db)
             sources["corrections"] = len(corrected)
-            rows += corrected
+            rows += [(text, kind, None) for text, kind in corrected]
         intercept, weights = fit(rows)
     except (FitError, MissingTable, OSError) as exc:
         print(f"keywords fit: {exc}", file=sys.stderr)

@@ -21,7 +21,8 @@ Why the steps are as they are:
   The weights turn a rules NONE into a complaint only for a message of `min_chars` or more
   that names a unit, a township or an official actor, as the complaint-shape rule does:
   answers such as 昨天上午 or 3号窗口 arriving outside a question, and grumbles about
-  neighbours, stay NONE.
+  neighbours, stay NONE. For a D or P result, the sub-type is the fitted one within that
+  kind, with `subtype_bonus` added for the rules' sub-type.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from collections import defaultdict
 
 import jieba
 
+from keywords.fitted import softmax
 from keywords.matcher import Hit, PhraseMatcher
 from keywords.normalize import normalise
 from keywords.rules import Rules, kind_of
@@ -109,10 +111,18 @@ class Engine:
         ev["tokens"] = tokens
         result = self._decide(ev, unit)
         reason = result.pop("reason")
-        if (self.fitted is not None and reason != "spam"
-                and len(ev["norm"]) <= self.fitted.max_chars
-                and result["confidence"] < self.fitted.sure):
-            result = self._blend(result, reason, ev, unit)
+        fitted = self.fitted
+        if fitted is not None and reason != "spam" and len(ev["norm"]) <= fitted.max_chars:
+            scored: list = []  # computed once, only when needed
+
+            def score() -> tuple[dict, frozenset]:
+                if not scored:
+                    scored.append(fitted.scores(ev["norm"]))
+                return scored[0]
+            if result["confidence"] < fitted.sure:
+                result = self._blend(result, reason, ev, unit, *score())
+            if result["kind"] in ("D", "P"):
+                result = self._fitted_subtype(result, *score())
         return result
 
     def _evidence(self, norm: str, hits: list[Hit]) -> dict:
@@ -215,10 +225,20 @@ class Engine:
             return None  # hand-offs between several units, none singled out
         return unit["unit"]
 
-    def _blend(self, result: dict, reason: str | None, ev: dict, unit: dict) -> dict:
+    def _fitted_subtype(self, result: dict, score: dict, present: frozenset) -> dict:
+        """A D/P result's sub-type from the weights, leaning to the rules' (`subtype_bonus`)."""
+        subtype = self.fitted.subtype(score, result["kind"], result["subtype"])
+        if subtype == result["subtype"]:
+            return result
+        learned = self.fitted.evidence(present, subtype)
+        return {**result, "subtype": subtype,
+                "matched": tuple(dict.fromkeys([*result["matched"], *learned]))}
+
+    def _blend(self, result: dict, reason: str | None, ev: dict, unit: dict, score: dict,
+               present: frozenset) -> dict:
         """The rules' decision, unless the fitted probabilities outweigh its confidence."""
         fitted = self.fitted
-        probs, present = fitted.probabilities(ev["norm"])
+        probs = softmax({k: score[k] for k in KIND_ORDER})
         kind = result["kind"]
         blended = dict(probs)
         sure = fitted.weak_bonus if reason == "weak" else result["confidence"]

@@ -17,48 +17,70 @@ from pathlib import Path
 
 from keywords.fitted import MAX_GRAM, SETTINGS, Fitted, grams
 from keywords.normalize import normalise
-from keywords.taxonomy import KIND_CODES
+from keywords.taxonomy import KIND_CODES, SUBTYPE_CODES
 
 C = 10.0  # chosen on probe 6 out of sample (docs/classifier.md); 3 and 30 were within 0.01
 MIN_DF = 2
 PRUNE = 0.05
+MIN_SUBTYPE_ROWS = 30
 
 
 class FitError(Exception):
     """The labelled lines cannot be fitted (too few, unknown kinds, no scikit-learn)."""
 
 
-def read_labelled(paths: Iterable[Path]) -> list[tuple[str, str]]:
-    """(text, kind) from JSON lines with `text` and `kind`; errors name file and line."""
-    rows: list[tuple[str, str]] = []
+Labelled = tuple[str, str, str | None]  # (text, kind, D/P sub-type or None)
+
+
+def read_labelled(paths: Iterable[Path]) -> list[Labelled]:
+    """(text, kind, subtype) from JSON lines with `text` and `kind` (and `subtype` for D/P);
+    errors name file and line."""
+    rows: list[Labelled] = []
     for path in paths:
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
-                text, kind = str(row["text"]), str(row["kind"])
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                text, kind, subtype = str(row["text"]), str(row["kind"]), row.get("subtype")
+            except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
                 raise FitError(f"{path}:{n}: not a JSON object with 'text' and 'kind' "
                                f"({exc})") from exc
             if kind not in KIND_CODES:
                 raise FitError(f"{path}:{n}: unknown kind {kind!r}")
-            rows.append((text, kind))
+            if subtype is not None and (subtype not in SUBTYPE_CODES or subtype[0] != kind):
+                raise FitError(f"{path}:{n}: sub-type {subtype!r} does not belong to {kind}")
+            rows.append((text, kind, subtype))
     return rows
 
 
-def fit(rows: list[tuple[str, str]], c: float = C) -> tuple[dict[str, float],
-                                                           dict[str, dict[str, float]]]:
-    """(intercept per kind, per kind {string: weight}) fitted on (text, kind) rows."""
+def fit(rows: list[Labelled], c: float = C) -> tuple[dict[str, float],
+                                                    dict[str, dict[str, float]]]:
+    """(intercept per kind and sub-type, per kind and sub-type {string: weight}).
+
+    Kinds from every row; D/P sub-types from a second model over the rows that have one
+    (skipped when fewer than MIN_SUBTYPE_ROWS do)."""
+    kinds = Counter(k for _t, k, _s in rows)
+    if len(rows) < 50 or len(kinds) < 3:
+        raise FitError(f"too few labelled lines to fit ({len(rows)} lines, {len(kinds)} kinds;"
+                       " at least 50 lines and 3 kinds)")
+    intercept, weights = _fit_one([(t, k) for t, k, _s in rows], KIND_CODES, c)
+    with_subtype = [(t, s) for t, _k, s in rows if s]
+    if len(with_subtype) >= MIN_SUBTYPE_ROWS and len({s for _t, s in with_subtype}) >= 3:
+        sub_intercept, sub_weights = _fit_one(with_subtype, SUBTYPE_CODES, c)
+        intercept.update(sub_intercept)
+        weights.update(sub_weights)
+    return intercept, weights
+
+
+def _fit_one(rows: list[tuple[str, str]], codes: tuple[str, ...],
+             c: float) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     try:
         from sklearn.feature_extraction.text import CountVectorizer
         from sklearn.linear_model import LogisticRegression
     except ImportError as exc:
         raise FitError("keywords fit needs scikit-learn: pip install -r requirements-dev.txt"
                        ) from exc
-    kinds = Counter(k for _t, k in rows)
-    if len(rows) < 50 or len(kinds) < 2:
-        raise FitError(f"too few labelled lines to fit ({len(rows)} lines, {len(kinds)} kinds)")
     vectoriser = CountVectorizer(analyzer=lambda text: set(grams(normalise(text))),
                                  binary=True, min_df=MIN_DF)
     x = vectoriser.fit_transform([t for t, _k in rows])
@@ -67,19 +89,14 @@ def fit(rows: list[tuple[str, str]], c: float = C) -> tuple[dict[str, float],
     model.fit(x, [k for _t, k in rows])
     names = vectoriser.get_feature_names_out()
     classes = [str(k) for k in model.classes_]
-    if len(classes) == 2:  # binary: scikit-learn keeps one row of weights for the second class
-        raise FitError("fitting needs at least three kinds among the labelled lines")
-    intercept = {k: 0.0 for k in KIND_CODES}
-    weights: dict[str, dict[str, float]] = {k: {} for k in KIND_CODES}
-    for row, kind in enumerate(classes):
-        intercept[kind] = round(float(model.intercept_[row]), 3)
+    intercept = {k: -20.0 for k in codes}  # a code no line had: never chosen
+    weights: dict[str, dict[str, float]] = {k: {} for k in codes}
+    for row, code in enumerate(classes):  # three or more classes: one row of weights each
+        intercept[code] = round(float(model.intercept_[row]), 3)
         for col in model.coef_[row].nonzero()[0]:
             w = round(float(model.coef_[row, col]), 2)
             if abs(w) >= PRUNE:
-                weights[kind][str(names[col])] = w
-    for kind in KIND_CODES:  # a kind no line had: never chosen
-        if kind not in classes:
-            intercept[kind] = -20.0
+                weights[code][str(names[col])] = w
     return intercept, weights
 
 
@@ -107,10 +124,10 @@ def render(intercept: dict[str, float], weights: dict[str, dict[str, float]],
         *(f"{key} = {value:g}" for key, value in SETTINGS.items()),
         "",
         "[intercept]",
-        *(f"{k} = {intercept[k]:g}" for k in KIND_CODES),
+        *(f"{k} = {intercept[k]:g}" for k in (*KIND_CODES, *SUBTYPE_CODES) if k in intercept),
     ]
-    for kind in KIND_CODES:
-        entries = sorted(weights[kind].items(), key=lambda kv: (-kv[1], kv[0]))
+    for kind in (*KIND_CODES, *SUBTYPE_CODES):
+        entries = sorted(weights.get(kind, {}).items(), key=lambda kv: (-kv[1], kv[0]))
         if not entries:
             continue
         lines += ["", f"[{kind}]"]
@@ -126,4 +143,4 @@ def to_fitted(intercept: dict[str, float], weights: dict[str, dict[str, float]])
             table.setdefault(g, []).append((kind, w))
     return Fitted(dict(intercept), {g: tuple(kw) for g, kw in table.items()},
                   SETTINGS["rules_weight"], SETTINGS["weak_bonus"], int(SETTINGS["max_chars"]),
-                  int(SETTINGS["min_chars"]), SETTINGS["sure"])
+                  int(SETTINGS["min_chars"]), SETTINGS["sure"], SETTINGS["subtype_bonus"])

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from keywords import cli, get_classifier
-from keywords.fitted import grams
+from keywords.fitted import Fitted, grams
 from keywords.rules import FITTED, load_rules
 from keywords.tomlfile import DATA_DIR, DataError
 
@@ -117,6 +117,28 @@ def test_edited_weights_are_picked_up_without_restart(data_dir):
     assert clf.classify(text).kind == "NONE"
 
 
+def test_subtype_is_chosen_within_the_kind_leaning_to_the_rules():
+    fitted = Fitted({}, {}, 1.0, 0.1, 120, 10, 0.7, subtype_bonus=0.6)
+    score = {"D1": 0.0, "D2": 0.0, "D3": 0.0, "D4": 0.0, "D5": 0.0, "D6": 3.0, "P1": 9.0}
+    assert fitted.subtype(score, "D", None) == "D6"  # P1 scores higher but is not a D
+    assert fitted.subtype(score, "D", "D2") == "D6"  # the weights are sure: they win
+    score["D6"] = 0.5
+    assert fitted.subtype(score, "D", "D2") == "D2"  # a slight lean loses to the rules
+    assert fitted.subtype({"S1": 1.0}, "D", "D4") == "D4"  # no sub-type weights: the rules'
+
+
+def test_shipped_subtype_weights_name_a_subtype_the_words_miss(data_dir):
+    # 下放 says power list (P) but no listed word says which failure: the fitted P2 strings
+    # (delegated to the township, not taken up there) do, and are shown
+    text = "镇里说这个事早下放了，可镇上没人会办，又让我回区里"
+    (data_dir / FITTED).unlink()
+    rules_only = get_classifier(data_dir).classify(text)
+    assert rules_only.kind == "P" and rules_only.subtype is None
+    result = get_classifier(DATA_DIR).classify(text)
+    assert result.kind == "P" and result.subtype == "P2", result
+    assert any(w.startswith("≈") for w in result.matched)
+
+
 def test_features_are_every_one_to_three_character_string():
     assert sorted(grams("办证难")) == sorted(["办", "证", "难", "办证", "证难", "办证难"])
 
@@ -126,10 +148,11 @@ def test_features_are_every_one_to_three_character_string():
 @pytest.mark.parametrize(("edit", "needle", "message"), [
     (lambda t: t + '"拖" = "high"\n', '"拖" = "high"', "bad weight"),
     (lambda t: t + '"一直拖着" = 2\n', '"一直拖着"', "fitted strings are 1–3 characters"),
-    (lambda t: t + '\n[S9]\n"拖" = 1\n', "[S9]", "unknown kind [S9]"),
+    (lambda t: t + '\n[S9]\n"拖" = 1\n', "[S9]", "unknown kind or sub-type [S9]"),
     (lambda t: t.replace("weak_bonus = 0.1", "weak_bonus = -1"), "weak_bonus", "must be a number"),
     (lambda t: t.replace("max_chars = 120", "max_char = 120"), "max_char =", "unknown setting"),
     (lambda t: t.replace("P = 0\n", ""), "[intercept]", "lacks P"),
+    (lambda t: t + '\n[D2]\n"收费" = 1\n', "[intercept]", "lacks D1, D2"),
 ])
 def test_check_names_file_and_line(data_dir, capsys, edit, needle, message):
     path = data_dir / FITTED
