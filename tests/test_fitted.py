@@ -195,6 +195,23 @@ def test_fit_writes_a_valid_readable_file(tmp_path, data_dir, capsys):
     assert any(ch in line for line in s3 for ch in "骂凶吼态度"), s3
 
 
+def test_fit_learns_from_the_office_corrections(tmp_path, capsys):
+    # the kind the office set by reclassifying is a label like any other
+    from tests.test_keywords import _corrections_db
+
+    db = tmp_path / "bot.db"
+    _corrections_db(db)
+    sets = tmp_path / "sets"
+    sets.mkdir()
+    shutil.copy(EVAL / "probe_lines.jsonl", sets / "probe_lines.jsonl")
+    out = tmp_path / "fitted.toml"
+    code = cli.main(["keywords", "fit", "--dev", str(tmp_path / "absent.jsonl"),
+                     "--eval-dir", str(sets), "--db", str(db), "--out", str(out)])
+    assert code == 0 and "(probe_lines.jsonl 160, corrections 4)" in capsys.readouterr().out
+    s4 = out.read_text("utf-8").split("[S4]\n", 1)[1].split("\n\n", 1)[0]
+    assert '"直播"' in s4 or '"带货"' in s4  # seen only in the S4 corrections
+
+
 def test_fit_refuses_too_few_lines(tmp_path, capsys):
     few = tmp_path / "sets"
     few.mkdir()
