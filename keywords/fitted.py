@@ -86,6 +86,8 @@ class Fitted:
         fitted, not listed; words before single characters (手机 says more than 机)."""
         shown = [(w, g) for g in present if "," not in g
                  for k, w in self.weights[g] if k == code and w > 0]
+        if sum(len(g) > 1 for _w, g in shown) >= 2:  # single characters only when little else
+            shown = [(w, g) for w, g in shown if len(g) > 1]
         best = sorted(shown, key=lambda wg: (len(wg[1]) < 2, -wg[0], wg[1]))[:SHOWN]
         return [f"≈{g}" for _w, g in best]
 
