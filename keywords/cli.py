@@ -124,7 +124,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from keywords.fitted import parse_fitted
     from keywords.fitting import FitError, Labelled, fit, read_labelled, render
     from keywords.rules import FITTED
-    from keywords.suggest import MissingTable, read_corrections
+    from keywords.suggest import MissingTable, read_corrected_labels
     from keywords.tomlfile import TomlFile, resolve_dir
 
     sources: dict[str, int] = {}
@@ -138,9 +138,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
             sources[path.name] = len(got)
             rows += got
         if args.db:
-            corrected = read_corrections(args.db)
+            corrected = read_corrected_labels(args.db)
             sources["corrections"] = len(corrected)
-            rows += [(text, kind, None) for text, kind in corrected]
+            rows += corrected
         intercept, weights = fit(rows)
     except (FitError, MissingTable, OSError) as exc:
         print(f"keywords fit: {exc}", file=sys.stderr)

@@ -28,17 +28,23 @@ class MissingTable(Exception):
 
 def read_corrections(db_path: str | Path) -> list[tuple[str, str]]:
     """(text, new_kind) for every correction that sets a kind."""
+    return [(text, kind) for text, kind, _sub in read_corrected_labels(db_path)]
+
+
+def read_corrected_labels(db_path: str | Path) -> list[tuple[str, str, str | None]]:
+    """(text, new_kind, new_subtype) for every correction that sets a kind: labels for
+    `keywords fit`. A sub-type that does not belong to the kind is dropped."""
     con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     try:
         row = con.execute(
             "SELECT name FROM sqlite_master WHERE type='table' AND name='corrections'")
         if row.fetchone() is None:
             raise MissingTable(f"{db_path} has no table 'corrections'")
-        rows = con.execute("SELECT text, new_kind FROM corrections WHERE new_kind IS NOT NULL "
-                           "AND text IS NOT NULL").fetchall()
+        rows = con.execute("SELECT text, new_kind, new_subtype FROM corrections "
+                           "WHERE new_kind IS NOT NULL AND text IS NOT NULL").fetchall()
     finally:
         con.close()
-    return [(str(t), str(k)) for t, k in rows]
+    return [(str(t), str(k), s if s and str(s)[:1] == str(k) else None) for t, k, s in rows]
 
 
 def _candidates(text: str) -> set[str]:

@@ -212,6 +212,25 @@ def test_fit_learns_from_the_office_corrections(tmp_path, capsys):
     assert '"直播"' in s4 or '"带货"' in s4  # seen only in the S4 corrections
 
 
+def test_corrections_give_their_sub_type_when_it_fits_the_kind(tmp_path):
+    import sqlite3
+
+    from keywords.suggest import read_corrected_labels
+    from tests.test_keywords import _corrections_db
+
+    db = tmp_path / "bot.db"
+    _corrections_db(db)
+    con = sqlite3.connect(db)
+    con.execute("INSERT INTO corrections (number, text, new_kind, new_subtype) VALUES "
+                "('GF1', '一个月来查五回', 'D', 'D6'), ('GF2', '网上状态不更新', 'P', 'D4')")
+    con.commit()
+    con.close()
+    labels = read_corrected_labels(db)
+    assert ("一个月来查五回", "D", "D6") in labels
+    assert ("网上状态不更新", "P", None) in labels  # D4 is not a P sub-type: dropped
+    assert ("上班直播带货被我看见了", "S4", None) in labels
+
+
 def test_fit_refuses_too_few_lines(tmp_path, capsys):
     few = tmp_path / "sets"
     few.mkdir()
