@@ -93,8 +93,9 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(p, file=sys.stderr)
         print(f"{len(exc.problems)} problem(s)", file=sys.stderr)
         return 1
+    fitted = f", {len(rules.fitted.weights)} fitted strings" if rules.fitted else ""
     print(f"ok: {len(rules.terms)} keywords, {len(rules.units.all())} units, "
-          f"{len(rules.services)} services in {len(rules.files)} files")
+          f"{len(rules.services)} services{fitted} in {len(rules.files)} files")
     return 0
 
 
