@@ -86,6 +86,10 @@ PROBES = (
     Probe("probe8", 0.96, 0.96, 0.95, 0.86, 15, 1, before="0.969 (rules + weights)"),
     Probe("probe9", 0.94, 0.94, 0.94, 0.86, 11, 1, before="0.917 (rules + weights)", size=120,
           mix=MIX_120),
+    # in the dev set's register and unit conventions, scored the same way before the refit:
+    # kind 0.931, macro-F1 0.935, subtype 0.867, unit 0.925 (rules alone 0.769). Refitted:
+    # kind 0.988, macro-F1 0.990, subtype 0.956, unit 0.925, 2 units where none
+    Probe("probe10", 0.96, 0.96, 0.92, 0.90, 4, 1, before="0.931 (rules + weights)"),
 )
 
 
