@@ -112,17 +112,15 @@ class Engine:
         result = self._decide(ev, unit)
         reason = result.pop("reason")
         fitted = self.fitted
-        if fitted is not None and reason != "spam" and len(ev["norm"]) <= fitted.max_chars:
-            scored: list = []  # computed once, only when needed
-
-            def score() -> tuple[dict, frozenset]:
-                if not scored:
-                    scored.append(fitted.scores(ev["norm"]))
-                return scored[0]
-            if result["confidence"] < fitted.sure:
-                result = self._blend(result, reason, ev, unit, *score())
+        if fitted is None or reason == "spam" or len(ev["norm"]) > fitted.max_chars:
+            return result
+        blend = result["confidence"] < fitted.sure
+        if blend or result["kind"] in ("D", "P"):  # else the weights could change nothing
+            score, present = fitted.scores(ev["norm"])
+            if blend:
+                result = self._blend(result, reason, ev, unit, score, present)
             if result["kind"] in ("D", "P"):
-                result = self._fitted_subtype(result, *score())
+                result = self._fitted_subtype(result, score, present)
         return result
 
     def _evidence(self, norm: str, hits: list[Hit]) -> dict:

@@ -14,7 +14,7 @@ and a decision the weights changed shows the strings that made it (marked ≈).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from keywords.taxonomy import KIND_CODES, SUBTYPE_CODES
@@ -33,12 +33,10 @@ SETTINGS = {"rules_weight": 1.0, "weak_bonus": 0.1, "max_chars": 120.0, "min_cha
             "sure": 0.7, "subtype_bonus": 0.6}
 
 
-def grams(norm: str) -> Iterator[str]:
-    """Every substring of 1..MAX_GRAM characters (the same features `keywords fit` uses)."""
-    n = len(norm)
-    for i in range(n):
-        for j in range(i + 1, min(i + MAX_GRAM, n) + 1):
-            yield norm[i:j]
+def grams(norm: str) -> set[str]:
+    """Every distinct substring of 1..MAX_GRAM characters: the features `keywords fit` learns
+    from and `Fitted.scores` looks up (one set comprehension, cheap on the hot path)."""
+    return {norm[i:i + n] for n in range(1, MAX_GRAM + 1) for i in range(len(norm) - n + 1)}
 
 
 @dataclass(frozen=True)
@@ -58,13 +56,22 @@ class Fitted:
     def __post_init__(self) -> None:
         object.__setattr__(self, "strings", frozenset(self.weights))
 
+    @classmethod
+    def build(cls, intercept: dict[str, float], entries: Iterable[tuple[str, str, float]],
+              settings: dict[str, float]) -> Fitted:
+        """From (kind or sub-type, string, weight) entries and the blend settings."""
+        table: dict[str, list[tuple[str, float]]] = {}
+        for code, text, w in entries:
+            table.setdefault(text, []).append((code, w))
+        return cls(dict(intercept), {g: tuple(kw) for g, kw in table.items()},
+                   settings["rules_weight"], settings["weak_bonus"], int(settings["max_chars"]),
+                   int(settings["min_chars"]), settings["sure"], settings["subtype_bonus"])
+
     def scores(self, norm: str) -> tuple[dict[str, float], frozenset[str]]:
         """(score per kind and sub-type, the weighted strings present in the text)."""
         score = dict(self.intercept)
         weights = self.weights
-        # one C-level set intersection instead of a dict lookup per substring
-        present = self.strings.intersection(
-            norm[i:i + n] for n in range(1, MAX_GRAM + 1) for i in range(len(norm) - n + 1))
+        present = self.strings.intersection(grams(norm))  # one C-level intersection
         for g in present:
             for code, w in weights[g]:
                 score[code] += w
@@ -128,7 +135,7 @@ def parse_fitted(tf: TomlFile, problems: list[str]) -> Fitted | None:
                         f"{', '.join(missing)}")
     elif "intercept" not in data:
         problems.append(f"{tf.path}: no [intercept] table")
-    table: dict[str, list[tuple[str, float]]] = {}
+    weighted: list[tuple[str, str, float]] = []
     for section, entries in data.items():
         if section in ("fitted", "intercept"):
             continue
@@ -144,12 +151,8 @@ def parse_fitted(tf: TomlFile, problems: list[str]) -> Fitted | None:
                 problems.append(f"{tf.where(text, section)}: bad weight {value!r} for {text!r} "
                                 f"(a number between -{MAX_ABS_WEIGHT:g} and {MAX_ABS_WEIGHT:g})")
             else:
-                table.setdefault(text, []).append((section, float(value)))
-    if problems:
-        return None
-    return Fitted(intercept, {g: tuple(kw) for g, kw in table.items()},
-                  settings["rules_weight"], settings["weak_bonus"], int(settings["max_chars"]),
-                  int(settings["min_chars"]), settings["sure"], settings["subtype_bonus"])
+                weighted.append((section, text, float(value)))
+    return None if problems else Fitted.build(intercept, weighted, settings)
 
 
 def _number(value: object) -> bool:

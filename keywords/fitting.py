@@ -81,7 +81,7 @@ def _fit_one(rows: list[tuple[str, str]], codes: tuple[str, ...],
     except ImportError as exc:
         raise FitError("keywords fit needs scikit-learn: pip install -r requirements-dev.txt"
                        ) from exc
-    vectoriser = CountVectorizer(analyzer=lambda text: set(grams(normalise(text))),
+    vectoriser = CountVectorizer(analyzer=lambda text: grams(normalise(text)),
                                  binary=True, min_df=MIN_DF)
     x = vectoriser.fit_transform([t for t, _k in rows])
     model = LogisticRegression(l1_ratio=1.0, solver="saga", C=c, max_iter=5000, tol=1e-3,
@@ -137,10 +137,5 @@ def render(intercept: dict[str, float], weights: dict[str, dict[str, float]],
 
 def to_fitted(intercept: dict[str, float], weights: dict[str, dict[str, float]]) -> Fitted:
     """The in-memory form of what `render` writes (for cross-validation without files)."""
-    table: dict[str, list[tuple[str, float]]] = {}
-    for kind, entries in weights.items():
-        for g, w in entries.items():
-            table.setdefault(g, []).append((kind, w))
-    return Fitted(dict(intercept), {g: tuple(kw) for g, kw in table.items()},
-                  SETTINGS["rules_weight"], SETTINGS["weak_bonus"], int(SETTINGS["max_chars"]),
-                  int(SETTINGS["min_chars"]), SETTINGS["sure"], SETTINGS["subtype_bonus"])
+    return Fitted.build(intercept, ((code, g, w) for code, entries in weights.items()
+                                    for g, w in entries.items()), SETTINGS)
