@@ -103,7 +103,7 @@ def fitted_cv_predictions(rows: list[dict], folds: int = 5) -> tuple[list[dict],
     import dataclasses
 
     from keywords.engine import Engine
-    from keywords.fitting import fit, to_fitted
+    from keywords.fitting import fitted_on
     from keywords.rules import load_rules
 
     rules = load_rules()
@@ -113,8 +113,7 @@ def fitted_cv_predictions(rows: list[dict], folds: int = 5) -> tuple[list[dict],
     blended: list[dict | None] = [None] * len(rows)
     for k in range(folds):
         train = others + [r for i, r in enumerate(rows) if i % folds != k]
-        intercept, weights = fit([(r["text"], r["kind"], r.get("subtype")) for r in train])
-        engine = Engine(dataclasses.replace(rules, fitted=to_fitted(intercept, weights)))
+        engine = Engine(dataclasses.replace(rules, fitted=fitted_on(train)))
         for i in range(k, len(rows), folds):
             blended[i] = engine.run(rows[i]["text"])
     return [plain.run(r["text"]) for r in rows], blended

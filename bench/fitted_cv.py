@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-chars", type=int, help="try another [fitted] max_chars")
     args = ap.parse_args(argv)
     from keywords.engine import Engine
-    from keywords.fitting import fit, to_fitted
+    from keywords.fitting import fitted_on
     from keywords.rules import load_rules
 
     sets = {p.name.removesuffix("_lines.jsonl"): load(p)
@@ -66,8 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         rest = [r for n, rows in sets.items() if n != name for r in rows]
         rest += [r for n, rows in folds.items() if n != name for r in rows]
-        intercept, weights = fit([(r["text"], r["kind"], r.get("subtype")) for r in rest])
-        fitted = to_fitted(intercept, weights)
+        fitted = fitted_on(rest)
         if args.max_chars:
             fitted = dataclasses.replace(fitted, max_chars=args.max_chars)
         blended = Engine(dataclasses.replace(rules, fitted=fitted))

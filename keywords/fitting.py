@@ -135,7 +135,9 @@ def render(intercept: dict[str, float], weights: dict[str, dict[str, float]],
     return "\n".join(lines) + "\n"
 
 
-def to_fitted(intercept: dict[str, float], weights: dict[str, dict[str, float]]) -> Fitted:
-    """The in-memory form of what `render` writes (for cross-validation without files)."""
+def fitted_on(rows: Iterable[dict]) -> Fitted:
+    """Weights fitted on labelled rows (`text`, `kind`, `subtype`), in memory: what `render`
+    would write, for cross-validation without files."""
+    intercept, weights = fit([(r["text"], r["kind"], r.get("subtype")) for r in rows])
     return Fitted.build(intercept, ((code, g, w) for code, entries in weights.items()
                                     for g, w in entries.items()), SETTINGS)
