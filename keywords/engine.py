@@ -223,6 +223,13 @@ class Engine:
             return None  # hand-offs between several units, none singled out
         return unit["unit"]
 
+    @staticmethod
+    def _none_unit(unit: dict) -> str | None:
+        """A message that is no complaint names a township only when it is about the
+        township's office (横山镇便民服务中心的小伙子…谢谢), not when the township is just
+        where something happened (横山镇的油菜花开了, 狗在永丰街道附近走丢了)."""
+        return None if unit["place_only"] else unit["unit"]
+
     def _fitted_subtype(self, result: dict, score: dict, present: frozenset) -> dict:
         """A D/P result's sub-type from the weights, leaning to the rules' (`subtype_bonus`)."""
         subtype = self.fitted.subtype(score, result["kind"], result["subtype"])
@@ -250,7 +257,7 @@ class Engine:
         conf = round(max(0.05, min(0.99, blended[best] / sum(blended.values()))), 3)
         learned = fitted.evidence(present, best)
         if best == "NONE":
-            u = None if unit["nongov"] and unit["unit"] is None else unit["unit"]
+            u = self._none_unit(unit)
             matched = learned + ev["none_words"] + (unit["words"] if u else [])
             return {"kind": "NONE", "subtype": None, "unit": u, "confidence": conf,
                     "matched": tuple(dict.fromkeys(matched)), "also": ()}
@@ -307,7 +314,7 @@ class Engine:
                     "matched": tuple(dict.fromkeys(ev["spam"])), "also": (), "reason": reason}
         none = ev["none"]
         words = list(ev["none_words"])
-        u = unit["unit"]
+        u = self._none_unit(unit)
         if reason == "nongov":
             words += unit["nongov"]
             u = None

@@ -19,7 +19,7 @@ MAX_WEIGHT = 5.0
 FITTED = "fitted.toml"
 SECTIONS = tuple(c for c in KIND_CODES if c != "NONE") + SUBTYPE_CODES
 CUE_LISTS = ("negation", "rhetorical", "praise", "contrast", "spam", "nongov", "blockers",
-             "sent_to", "fault", "landmark", "addressed", "village")
+             "sent_to", "fault", "landmark", "addressed", "village", "residence")
 # [shape.*] lists: complaint shape (an official actor plus a negative cue), see engine.py
 SHAPE_LISTS = ("actors", "generic", "S1", "S2", "S3", "S4", "S5", "S6",
                "D1", "D2", "D3", "D4", "D5", "D6", "P1", "P2", "P3", "P4", "P5", "P6", "P7",

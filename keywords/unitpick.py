@@ -15,6 +15,12 @@ the citizen was sent to (×0.3, no first-mention bonus); one used as a landmark 
 (民政局门口公告栏上什么都没有). Neither halves the services. A village matter (村级道路, 组民,
 村干部 …) whose only evidence is a bureau's service gives no unit: such matters are the
 township's, and which of our townships cannot be told unless it is named.
+
+Conventions of the dev set, which labels the unit a story is about: in a hand-off chain where
+units answer in turn (A说归B，B说…) the first to speak; a township the writer lives or works in
+(我是洋口镇的村民, 我在横山镇开了一家店) is a place when a bureau is named beside it; a bureau's
+window inside the centre (住建窗口, 公积金窗口) is that bureau's; a queue-number screen is the
+centre's. A message that is no complaint names no township it only mentions as a place.
 """
 
 from __future__ import annotations
@@ -29,12 +35,14 @@ STRONG, WEAK, SERVICE = 1.0, 0.7, 0.6
 WEIGHT = {"alias": STRONG, "weak": WEAK, "service": SERVICE}
 FIRST_BONUS = 1.0
 FAULT_BONUS = 2.0
+CHAIN_BONUS = 1.5
+CHAIN_SAYS = ("说", "那边说", "的人说", "又说", "却说", "让找", "让我找", "推给", "推到")
 LISTED = 0.4  # a unit only named in an enumeration (住建、消防、环保)
 LIST_MARKS = ("、", "和")  # 住建、消防、环保 / 住建和环保
 CENTRE = "区行政服务中心"
 OWN_WINDOW = ("窗口", "的窗口", "的办事窗口", "的受理窗口", "的工作人员")
 WEAK_CONTEXT = ("说", "那边", "这边", "的人", "部门", "那里", "审", "批", "来查", "来检查", "又说",
-                "又来", "执法", "窗口", "的意见", "盖章", "要等", "等")
+                "又来", "执法", "窗口", "的窗口", "的意见", "盖章", "要等", "等")
 
 
 class UnitPicker:
@@ -62,7 +70,8 @@ class UnitPicker:
         self.sent_window = int(rules.settings.get("sent_to.window", 3))
         self.addr_span = max(map(len, words), default=0) + self.sent_window
         self.matcher = m.compile()
-        self.landmark = tuple(rules.cues["landmark"])  # words right after a unit: 门口, 大楼 …
+        self.landmark = tuple(rules.cues["landmark"])
+        self.residence = tuple(rules.cues["residence"])  # words right after a unit: 门口, 大楼 …
         self.kinds = kinds
         self.fault_window = int(rules.settings.get("fault.window", 6))
 
@@ -74,6 +83,17 @@ class UnitPicker:
                 if role == want and not sent and not listed:
                     return (s, e)
         return None
+
+    @staticmethod
+    def _opens_chain(norm: str, first: tuple[int, int], live: list) -> bool:
+        """A hand-off story told from its start (A说归B，B说…): two units speak, the first
+        named speaks first, and the story is about it."""
+        s, e = first
+        if not norm.startswith(CHAIN_SAYS, e):
+            return False
+        first_unit = next(u for ls, le, _t, _r, u, _s, _l in live if (ls, le) == first)
+        return any(u != first_unit and role in ("alias", "weak") and norm.startswith(CHAIN_SAYS, le)
+                   for _s, le, _t, role, u, _x, _y in live)
 
     def pick(self, norm: str, tokens: list[str]) -> dict:
         hits = self.matcher.find(norm, tokens)
@@ -109,6 +129,12 @@ class UnitPicker:
                     s - m.end() <= self.sent_window
                     for m in self.addr_rx.finditer(norm, max(0, s - self.addr_span), s))):
                 addressed.add((s, e))
+        bureaus = {u for _s, _e, _t, role, u in mentions
+                   if role == "alias" and self.kinds.get(u) != "township"}
+        for s, e, _text, role, unit in mentions:
+            if (bureaus and role == "alias" and self.kinds.get(unit) == "township"
+                    and norm.startswith(self.residence, e)):
+                addressed.add((s, e))  # 我是永丰街道的居民, 到区市场监管局…: where they live
         passing = landmark | addressed
         has_named = any(m[3] == "alias" and (m[0], m[1]) not in passing for m in mentions)
         scores: dict[str, float] = defaultdict(float)
@@ -118,17 +144,19 @@ class UnitPicker:
         own_window = set()  # 自然资源局的窗口: a unit's own window (inside the centre)
         window = self.sent_window
         for s, e, text, role, unit in mentions:
+            if text.endswith("窗口") or norm.startswith(OWN_WINDOW, e):  # 住建窗口, 公积金窗口
+                own_window.add(unit)
             if role == "service":
                 listed = False
             else:
-                if role == "alias" and norm.startswith(OWN_WINDOW, e):
-                    own_window.add(unit)
                 listed = norm[s - 1:s] in LIST_MARKS or norm[e:e + 1] in LIST_MARKS
                 if role == "weak" and not listed and not norm.startswith(WEAK_CONTEXT, e):
                     continue  # 交通, 规划, 农业 … are common nouns unless used like a unit name
             sent = (s, e) in addressed or any(0 <= s - se <= window for se in sent_ends)
             live.append((s, e, text, role, unit, sent, listed))
         first = self._first(live)
+        in_person = set()  # units named other than as a place, an addressee or where sent
+        chain = first is not None and self._opens_chain(norm, first, live)
         for s, e, text, role, unit, sent, listed in live:
             w = WEIGHT[role]
             if sent or (s, e) in landmark:
@@ -139,10 +167,14 @@ class UnitPicker:
                 w *= 0.5  # a named unit beats an implied one
             if (s, e) == first:
                 w += FIRST_BONUS
+                if chain:
+                    w += CHAIN_BONUS
             if faults and any(fs - self.fault_window <= e and s <= fe + self.fault_window
                               for fs, fe in faults):
                 w += FAULT_BONUS
                 roles[unit].add("fault")
+            if not (sent or (s, e) in landmark):
+                in_person.add(unit)
             scores[unit] += w
             roles[unit].add("sent" if sent else "listed" if listed else role)
             words[unit].append(text)
@@ -168,6 +200,9 @@ class UnitPicker:
                     and self.kinds.get(unit) != "township"
                     and self.village.search(norm)):
                 unit, township = None, True  # a village matter: the township's, not the bureau's
+        # a township named only as where the citizen lives or where something happened
+        place_only = self.kinds.get(unit) == "township" and unit not in in_person
         return {"unit": unit, "words": words.get(unit, []) if unit else [],
+                "place_only": place_only,
                 "named": named, "nongov": nongov, "named_units": named_units,
                 "at_fault": at_fault, "township": township}
