@@ -39,7 +39,11 @@ CHAIN_BONUS = 1.5
 CHAIN_SAYS = ("说", "那边说", "的人说", "又说", "却说", "让找", "让我找", "推给", "推到")
 LISTED = 0.4  # a unit only named in an enumeration (住建、消防、环保)
 LIST_MARKS = ("、", "和")  # 住建、消防、环保 / 住建和环保
+GONE_TO = ("去", "找", "到")  # 去街道反映, 找住建: a short name used as a place one goes to
 CENTRE = "区行政服务中心"
+TOWN_CENTRE = "便民服务中心"
+TOWN_OFFICES = ("政府", "中心", "办", "办事处")  # the township's office, not its territory
+VILLAGE_NAME = re.compile(r"[^\W说讲的是在农乡]{1,3}村")  # 横山镇枫林村: a village of the township
 OWN_WINDOW = ("窗口", "的窗口", "的办事窗口", "的受理窗口", "的工作人员")
 WEAK_CONTEXT = ("说", "那边", "这边", "的人", "部门", "那里", "审", "批", "来查", "来检查", "又说",
                 "又来", "执法", "窗口", "的窗口", "的意见", "盖章", "要等", "等")
@@ -76,12 +80,14 @@ class UnitPicker:
         self.fault_window = int(rules.settings.get("fault.window", 6))
 
     @staticmethod
-    def _first(live: list) -> tuple[int, int] | None:
-        """The mention that gets the first-mention bonus: named before weak before service."""
-        for want in ("alias", "weak", "service"):
-            for s, e, _text, role, _unit, sent, listed in live:
-                if role == want and not sent and not listed:
-                    return (s, e)
+    def _first(live: list, landmark: set) -> tuple[int, int] | None:
+        """The mention that gets the first-mention bonus: named before weak before service,
+        a landmark (税务局旁边那个派出所) only when nothing else is named."""
+        for wants, skip in ((("alias", "weak"), landmark), (("alias", "weak", "service"), ())):
+            for want in wants:
+                for s, e, _text, role, _unit, sent, listed in live:
+                    if role == want and not sent and not listed and (s, e) not in skip:
+                        return (s, e)
         return None
 
     @staticmethod
@@ -114,6 +120,9 @@ class UnitPicker:
         for a, b in zip(mentions, mentions[1:], strict=False):
             if b[0] < a[1]:
                 b[3] = "place"
+            elif (a[2].endswith(TOWN_CENTRE) and b[0] - a[1] <= 1 and b[3] != "service"
+                    and (b[2].endswith("窗口") or norm.startswith(OWN_WINDOW, b[1]))):
+                b[3] = "place"  # 洋口镇便民服务中心(的)社保窗口: the township's own window
             elif (self.kinds.get(a[4]) == "township" and b[0] - a[1] <= 1 and b[3] == "alias"
                     and self.kinds.get(b[4]) != "township" and a[3] != "place"):
                 a[3] = "place"
@@ -131,9 +140,10 @@ class UnitPicker:
                 addressed.add((s, e))
         bureaus = {u for _s, _e, _t, role, u in mentions
                    if role == "alias" and self.kinds.get(u) != "township"}
-        for s, e, _text, role, unit in mentions:
+        for s, e, text, role, unit in mentions:
             if (bureaus and role == "alias" and self.kinds.get(unit) == "township"
-                    and norm.startswith(self.residence, e)):
+                    and not text.endswith(TOWN_OFFICES)
+                    and (norm.startswith(self.residence, e) or VILLAGE_NAME.match(norm, e))):
                 addressed.add((s, e))  # 我是永丰街道的居民, 到区市场监管局…: where they live
         passing = landmark | addressed
         has_named = any(m[3] == "alias" and (m[0], m[1]) not in passing for m in mentions)
@@ -150,11 +160,12 @@ class UnitPicker:
                 listed = False
             else:
                 listed = norm[s - 1:s] in LIST_MARKS or norm[e:e + 1] in LIST_MARKS
-                if role == "weak" and not listed and not norm.startswith(WEAK_CONTEXT, e):
+                if (role == "weak" and not listed and not norm.startswith(WEAK_CONTEXT, e)
+                        and norm[s - 1:s] not in GONE_TO):
                     continue  # 交通, 规划, 农业 … are common nouns unless used like a unit name
             sent = (s, e) in addressed or any(0 <= s - se <= window for se in sent_ends)
             live.append((s, e, text, role, unit, sent, listed))
-        first = self._first(live)
+        first = self._first(live, landmark)
         in_person = set()  # units named other than as a place, an addressee or where sent
         chain = first is not None and self._opens_chain(norm, first, live)
         for s, e, text, role, unit, sent, listed in live:
