@@ -62,12 +62,13 @@ PROBES = (
     # first-named unit ([shape] multi_unit_none = true would give 9)
     Probe("probe3", 0.86, 0.85, 0.86, 0.87, 18, 0, before="0.775"),
     # 120 lines; reached kind 0.958, macro-F1 0.956, subtype 0.921, unit 0.933, 4 units where none
-    Probe("probe4", 0.93, 0.93, 0.89, 0.90, 6, 1, before="0.875", size=120, mix=MIX_120),
+    Probe("probe4", 0.93, 0.93, 0.89, 0.92, 6, 1, before="0.875", size=120, mix=MIX_120),
     # reached kind 0.994, macro-F1 0.994, subtype 1.000, unit 0.794, 19 units where none:
     # keyword families only; the one NONE leak (probe5-044, a driving-school instructor) and
     # the unit misses (townships named as places, several units in one story) need the unit
     # and non-government rules, not keywords (docs/classifier.md, probe5)
-    Probe("probe5", 0.96, 0.96, 0.95, 0.76, 22, 1, before="0.719"),
+    # (units 0.844 after the unit-convention round: a township the writer lives in is a place)
+    Probe("probe5", 0.96, 0.96, 0.95, 0.82, 22, 1, before="0.719"),
     # phone-typed voice: run-ons, homophone typos, dialect, sarcasm; after its word families
     # kind 0.925, macro-F1 0.920, subtype 0.889, unit 0.875, 13 units where none. Those
     # families left the untouched probe7 where it was (0.713 before and after)
@@ -76,7 +77,7 @@ PROBES = (
     # the fitted weights (its misses were never read): rules alone 0.713, rules + weights
     # fitted without it 0.838. Reached kind 0.906, macro-F1 0.911, subtype 0.733, unit
     # 0.787, 25 units where none (it labels many S5/S6 hand-off stories with no unit)
-    Probe("probe7", 0.88, 0.88, 0.70, 0.76, 27, 3, before="0.713"),
+    Probe("probe7", 0.88, 0.88, 0.70, 0.80, 27, 3, before="0.713"),
     # written after the fitted weights, scored by the shipped classifier before it was
     # refitted with them (fully out of sample): probe8 kind 0.969, macro-F1 0.965, subtype
     # 0.978, unit 0.887 (rules alone 0.850); probe9 (D, P and subtle S kinds told without
@@ -89,7 +90,14 @@ PROBES = (
     # in the dev set's register and unit conventions, scored the same way before the refit:
     # kind 0.931, macro-F1 0.935, subtype 0.867, unit 0.925 (rules alone 0.769). Refitted:
     # kind 0.988, macro-F1 0.990, subtype 0.956, unit 0.925, 2 units where none
-    Probe("probe10", 0.96, 0.96, 0.92, 0.90, 4, 1, before="0.931 (rules + weights)"),
+    # (unit 0.956 after the unit-convention round)
+    Probe("probe10", 0.96, 0.96, 0.92, 0.93, 4, 1, before="0.931 (rules + weights)"),
+    # asked to work out the dev set's unit conventions and make two thirds of its complaints
+    # need more than a plain unit name; scored before anything was fitted or tuned on it:
+    # kind 0.887, macro-F1 0.881, subtype 0.956, unit 0.925 (0.912 before that round's unit
+    # rules, which were written from dev and probes 1-10). Refitted and tuned: kind 0.969,
+    # unit 0.975
+    Probe("probe11", 0.94, 0.94, 0.95, 0.95, 3, 1, before="0.887 (rules + weights)"),
 )
 
 
