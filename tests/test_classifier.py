@@ -58,6 +58,9 @@ def test_api_shape_and_to_dict():
     ("你好", "NONE"),
     ("好的谢谢", "NONE"),
     ("请问居住证在哪里办，周末上班吗", "NONE"),
+    # 上不上班 asked is a question; 到底上不上班 with no one there is absence from post
+    ("民政局周六上不上班", "NONE"),
+    ("你们中午到底上不上班，去了三次都没人", "S4"),
     ("查询 GF20261125-0001", "NONE"),
     ("投诉", "NONE"),
     ("兼职刷单日结300加QQ123456", "NONE"),
