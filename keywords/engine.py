@@ -53,6 +53,9 @@ def min_score(length: int) -> float:
     return MIN_SCORE + (0.5 if length > 80 else 0.0) + (0.5 if length > 200 else 0.0)
 
 
+DELEGATED_TO_TOWNSHIP = "P2"
+
+
 class Engine:
     """Immutable once built; `run(text)` returns the raw decision for the Classifier."""
 
@@ -112,16 +115,27 @@ class Engine:
         result = self._decide(ev, unit)
         reason = result.pop("reason")
         fitted = self.fitted
-        if fitted is None or reason == "spam" or len(ev["norm"]) > fitted.max_chars:
+        if fitted is not None and reason != "spam" and len(ev["norm"]) <= fitted.max_chars:
+            blend = result["confidence"] < fitted.sure
+            if blend or result["kind"] in ("D", "P"):  # else the weights could change nothing
+                score, present = fitted.scores(ev["norm"])
+                if blend:
+                    result = self._blend(result, reason, ev, unit, score, present)
+                if result["kind"] in ("D", "P"):
+                    result = self._fitted_subtype(result, score, present)
+        return self._delegated_to_township(result, unit)
+
+    def _delegated_to_township(self, result: dict, unit: dict) -> dict:
+        """A power delegated to a township and not taken up (P2) is the township's failure,
+        even when the bureau that delegated it is named first (区人社局说下放到镇里了，可是
+        洋口镇说只能收材料): the dev set's convention."""
+        if result["subtype"] != DELEGATED_TO_TOWNSHIP:
             return result
-        blend = result["confidence"] < fitted.sure
-        if blend or result["kind"] in ("D", "P"):  # else the weights could change nothing
-            score, present = fitted.scores(ev["norm"])
-            if blend:
-                result = self._blend(result, reason, ev, unit, score, present)
-            if result["kind"] in ("D", "P"):
-                result = self._fitted_subtype(result, score, present)
-        return result
+        kinds = self.units.kinds
+        towns = [u for u in unit["named_units"] if kinds.get(u) == "township"]
+        if len(towns) != 1 or kinds.get(result["unit"]) == "township":
+            return result
+        return {**result, "unit": towns[0]}
 
     def _evidence(self, norm: str, hits: list[Hit]) -> dict:
         neg_ends: list[int] = []

@@ -202,6 +202,13 @@ def test_short_name_one_goes_to_is_a_unit():
     assert c.unit == "永丰街道办事处"
 
 
+def test_power_delegated_to_a_township_names_the_township():
+    # P2: the township that has the power and does not use it is at fault, though the bureau
+    # that delegated it is named first (dev-0136's convention)
+    c = classify("区民政局说低保审批已经下放到镇里，可是横山镇的人说他们只能收材料，还是要区里批")
+    assert (c.kind, c.subtype, c.unit) == ("P", "P2", "横山镇人民政府")
+
+
 def test_township_named_only_as_a_place_in_a_non_complaint_gives_no_unit():
     # 狗在永丰街道附近走丢了 is not about the street office; thanks to its staff are
     c = classify("我家猫在永丰街道附近走丢了，橘色的，看到的麻烦联系我")
