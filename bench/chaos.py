@@ -3,7 +3,9 @@
 Each scenario drives ``python -m bot serve`` (gunicorn, AES safe mode) over
 loopback and then reads the database: every message that was acknowledged
 with a ticket number must have exactly that one ticket, and every message
-re-sent after a crash must end up with exactly one ticket. ``tests/test_chaos.py``
+re-sent after a crash must end up with exactly one ticket. A message acknowledged
+first in a surge (bot/surge.py) counts as answered once it is kept; the database
+is read after the drain has emptied the queue. ``tests/test_chaos.py``
 runs them small; ``python bench/chaos.py`` runs them bigger and prints the counts.
 """
 
@@ -36,7 +38,9 @@ from bench.webhook import (  # noqa: E402
     bench_config,
     complaint_texts,
     prepare,
+    wait_drained,
 )
+from handlers.texts import say  # noqa: E402
 
 TICKET = re.compile(r"GF\d{8}-\d{4}")
 FIELD = {name: re.compile(rf"<{name}>(?:<!\[CDATA\[)?(.*?)(?:\]\]>)?</{name}>", re.S)
@@ -75,6 +79,19 @@ def ticket_of(reply: str) -> str | None:
     return found.group(0) if found else None
 
 
+def answered(status: str, reply: str) -> bool:
+    """A reply naming the ticket, or the acknowledgement of a message queued in a surge."""
+    return status == "200" and (ticket_of(reply) is not None or reply == say("queued"))
+
+
+def kept_keys(database: Path) -> set[str]:
+    conn = sqlite3.connect(database)
+    try:
+        return {key for (key,) in conn.execute("SELECT key FROM messages")}
+    finally:
+        conn.close()
+
+
 def ledger(database: Path) -> dict[str, list[str]]:
     """Message key → the numbers of the tickets it opened."""
     conn = sqlite3.connect(database)
@@ -111,15 +128,15 @@ class Outcome:
         return found
 
 
-def _config(folder: Path) -> tuple[BenchConfig, WeChatCrypto]:
-    config = bench_config(folder)
+def _config(folder: Path, extra: str = "") -> tuple[BenchConfig, WeChatCrypto]:
+    config = bench_config(folder, extra=extra)
     return config, WeChatCrypto(config.token, config.aes_key, config.appid)
 
 
 def repeated_delivery(folder: Path, messages: int = 60, copies: int = 3,
-                      workers: int = 3) -> tuple[Outcome, list[Prepared]]:
+                      workers: int = 3, extra: str = "") -> tuple[Outcome, list[Prepared]]:
     """Each message delivered ``copies`` times at once, to ``workers`` gunicorn workers."""
-    config, crypto = _config(folder)
+    config, crypto = _config(folder, extra)
     requests = prepare(config, messages, complaint_texts(), first_id=3 * 10**9)
     outcome = Outcome()
     with Server.bot(config.path, folder, workers) as server:
@@ -128,7 +145,11 @@ def repeated_delivery(folder: Path, messages: int = 60, copies: int = 3,
                        for r in requests for _ in range(copies)]
             for msg_id, future in futures:
                 outcome.replies[msg_id].append(future.result())
+        left = wait_drained(config.database)
     outcome.opened = ledger(config.database)
+    queued = sum(reply == say("queued") for r in outcome.replies.values() for _, reply in r)
+    outcome.notes.append(f"acknowledged first (surge): {queued} replies; "
+                         f"left queued: {left}")
     outcome.notes.append(f"{messages} messages × {copies} concurrent deliveries, "
                          f"{workers} workers")
     return outcome, requests
@@ -143,10 +164,12 @@ def kill_and_restart(folder: Path, messages: int = 240, kill_after: int = 60,
     server = Server.bot(config.path, folder, 2).start()
     killed = _load_until_killed(server, requests, crypto, outcome, senders, kill_after)
     before = ledger(config.database)
-    outcome.notes.append(_check_acked_before_restart(outcome, before, killed))
+    outcome.notes.append(_check_acked_before_restart(outcome, before, killed,
+                                                     kept_keys(config.database)))
     server = Server.bot(config.path, folder, 2).start()
     try:
         _resend_until_answered(server.port, requests, crypto, outcome, senders, resend_for)
+        outcome.notes.append(f"left queued: {wait_drained(config.database)}")
     finally:
         server.stop()
     outcome.opened = ledger(config.database)
@@ -168,7 +191,7 @@ def _load_until_killed(server: Server, requests: list[Prepared], crypto: WeChatC
             status, reply = send(server.port, request, crypto)
             with lock:
                 outcome.replies[request.msg_id].append((status, reply))
-                if status == "200" and ticket_of(reply):
+                if answered(status, reply):
                     acked.add(request.msg_id)
 
     threads = [threading.Thread(target=sender) for _ in range(senders)]
@@ -186,10 +209,12 @@ def _load_until_killed(server: Server, requests: list[Prepared], crypto: WeChatC
 
 
 def _check_acked_before_restart(outcome: Outcome, opened: dict[str, list[str]],
-                                acked: set[int]) -> str:
+                                acked: set[int], kept: set[str]) -> str:
+    """Every message answered before the kill is in the database: with the ticket its
+    reply named, or (acknowledged first) kept for the drain."""
     missing = [msg_id for msg_id in acked
-               if not {ticket_of(t) for s, t in outcome.replies[msg_id]} & set(
-                   opened.get(str(msg_id), []))]
+               if not ({ticket_of(t) for s, t in outcome.replies[msg_id]}
+                       & set(opened.get(str(msg_id), [])) or str(msg_id) in kept)]
     outcome.notes.append(f"acknowledged before the kill: {len(acked)}; "
                          f"missing from the database after it: {len(missing)}")
     return f"tickets in the database right after the kill: {sum(map(len, opened.values()))}"
@@ -197,7 +222,7 @@ def _check_acked_before_restart(outcome: Outcome, opened: dict[str, list[str]],
 
 def _resend_until_answered(port: int, requests: list[Prepared], crypto: WeChatCrypto,
                            outcome: Outcome, senders: int, seconds: float) -> None:
-    """WeChat re-sends what got no answer: every message until its reply names a ticket.
+    """WeChat re-sends what got no answer: every message until it is answered.
 
     Acknowledged ones are re-sent too: a retry must get the stored reply back.
     """
@@ -210,7 +235,7 @@ def _resend_until_answered(port: int, requests: list[Prepared], crypto: WeChatCr
             pending = []
             for request, (status, reply) in results:
                 outcome.replies[request.msg_id].append((status, reply))
-                if not (status == "200" and ticket_of(reply)):
+                if not answered(status, reply):
                     pending.append(request)
             if pending:
                 time.sleep(1)

@@ -12,11 +12,12 @@ from bot.config import ConfigError
 def _registrars() -> tuple:
     """Modules that add subcommands, in the order ``--help`` lists them."""
     import keywords.cli
-    from bot import admin_cli, backup, calendar_cli, fake_wechat, serve, simulate
+    from bot import admin_cli, backup, calendar_cli, drain, fake_wechat, serve, simulate
     from bot.digest import cli as digest_cli
 
     return (serve.register, keywords.cli.register, simulate.register, fake_wechat.register,
-            backup.register, admin_cli.register, digest_cli.register, calendar_cli.register)
+            backup.register, admin_cli.register, digest_cli.register, calendar_cli.register,
+            drain.register)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -73,6 +73,12 @@ def _log_level(value: str) -> str | None:
     return None if value.upper() in LOG_LEVELS else f"must be one of {', '.join(LOG_LEVELS)}"
 
 
+def _surge_mode(value: str) -> str | None:
+    from bot.surge import MODES
+
+    return None if value in MODES else f"must be one of {', '.join(MODES)}"
+
+
 def _timezone(value: str) -> str | None:
     try:
         ZoneInfo(value)
@@ -158,6 +164,11 @@ SCHEMA: tuple[Key, ...] = (
     Key("server.threads", (int,), 2, _positive),
     Key("server.public_url", (str,), ""),
     Key("server.proxy_hops", (int,), 0, _non_negative),
+    # acknowledge first above this many messages a second in one worker (bot/surge.py)
+    Key("surge.mode", (str,), "auto", _surge_mode),
+    Key("surge.per_second", (int,), 100, _positive),
+    Key("surge.hold_seconds", (int, float), 10, _non_negative),
+    Key("surge.drain_nice", (int,), 10, _non_negative),
     Key("console.secret_key", (str,), "", secret=True),
     Key("console.login_max_failures", (int,), 5, _positive),
     Key("console.login_lockout_seconds", (int,), 300, _positive),

@@ -1,7 +1,8 @@
 """GET /healthz: 200 and a small JSON status when the database answers.
 
 Besides reachability it shows what an operator should look at: notices still
-waiting in the outbox and messages whose handler failed (kept, apologised for).
+waiting in the outbox, messages whose handler failed (kept, apologised for), and
+in surge mode the messages waiting for the drain and whether the drain is alive.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import sqlite3
 from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
+from bot.drain import HEARTBEAT_SECONDS, heartbeat_age
+from storage import inbox
 from storage.db import get_db
 
 blueprint = Blueprint("health", __name__)
@@ -26,7 +29,16 @@ def healthz() -> ResponseReturnValue:
             "SELECT count(*) FROM outbox WHERE status IN ('pending','sending')"
         ).fetchone()[0]
         failed = db.execute("SELECT count(*) FROM messages WHERE status = 'failed'").fetchone()[0]
+        queued = inbox.count_queued(db)
     except sqlite3.Error as error:
         return jsonify(status="error", database="unreachable", error=str(error)), 503
     return jsonify(status="ok", database="ok", mode=config.message_mode, outbox_pending=pending,
-                   messages_failed=failed)
+                   messages_failed=failed, messages_queued=queued, drain=_drain_state(config))
+
+
+def _drain_state(config) -> str:  # noqa: ANN001 - bot.config.Config
+    """``off`` (surge mode off), ``running``, or ``not running`` (no recent heartbeat)."""
+    if config["surge.mode"] == "off":
+        return "off"
+    age = heartbeat_age(config)
+    return "running" if age is not None and age < 3 * HEARTBEAT_SECONDS else "not running"

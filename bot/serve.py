@@ -102,6 +102,16 @@ def _start_fake_wechat(settings: Config) -> subprocess.Popen | None:
     return subprocess.Popen([sys.executable, "-m", "bot", "fake-wechat", "--port", port])
 
 
+def _start_drain(settings: Config, config_path: str | None) -> subprocess.Popen | None:
+    """The drain for messages queued in a surge (bot/drain.py), beside the workers."""
+    if settings["surge.mode"] == "off":
+        return None
+    command = [sys.executable, "-m", "bot", "drain"]
+    if config_path:
+        command += ["--config", config_path]
+    return subprocess.Popen(command)
+
+
 def run(args: argparse.Namespace) -> int:
     settings = config_module.load(args.config)
     logs.setup(settings["logging.level"], settings["logging.json"])
@@ -122,10 +132,17 @@ def run(args: argparse.Namespace) -> int:
         "accesslog": None,
         "post_worker_init": lambda worker: _start_scheduler_if_first(settings),
     }
-    fake = _start_fake_wechat(settings)
+    helpers = [p for p in (_start_fake_wechat(settings), _start_drain(settings, args.config))
+               if p is not None]
     try:
         GunicornServer(settings, options).run()
     finally:
-        if fake is not None:
-            fake.terminate()
+        for helper in helpers:
+            helper.terminate()
+        for helper in helpers:
+            try:
+                helper.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                helper.kill()
+                helper.wait()
     return 0

@@ -10,6 +10,10 @@ delivery of the same key (also one arriving at the same moment from another
 worker) waits for that reply and returns it, so a retry never creates a second
 ticket. If storage fails while handling (disk full), the message is kept alone
 as ``new`` and the recovery job (``recover_unhandled``) handles it later.
+
+In a surge (bot/surge.py) a message is only kept, as ``queued``, and acknowledged;
+``handle_queued`` (run by the drain, bot/drain.py) handles it later and sends the
+reply through the outbox.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from flask import Blueprint, Response, current_app, request
 from sqlite_utils import Database
 from wechatpy.crypto import WeChatCrypto
 
-from bot import wxprotocol
+from bot import surge, wxprotocol
 from bot.wxprotocol import ProtocolError
 from handlers import handle, new_context
 from handlers.context import Incoming
@@ -107,12 +111,18 @@ def receive() -> Response:
 
 
 def answer(incoming: Incoming, raw: str) -> str:
-    """Keep and handle one message exactly once; return the passive reply text."""
+    """Keep and handle one message exactly once (or, in a surge, keep it to be handled
+    by the drain); return the passive reply text."""
     config = current_app.config["BOT"]
-    warm(incoming)  # CPU-heavy classification outside the write lock
+    acknowledge_first = surge.gauge_for(config).arrive()
+    if not acknowledge_first:
+        warm(incoming)  # CPU-heavy classification outside the write lock
     try:
         db = get_db(config["storage.path"])
-        reply = _keep_and_handle(db, config, incoming, raw)
+        if acknowledge_first:
+            reply = _keep_queued(db, incoming, raw)
+        else:
+            reply = _keep_and_handle(db, config, incoming, raw)
     except sqlite3.Error as error:
         log.error("cannot store message %s: %s", incoming.key, error)
         return say("storage_unavailable")
@@ -136,6 +146,8 @@ def _keep_and_handle(db: Database, config: Any, incoming: Incoming, raw: str) ->
         with write_transaction(db):
             if inbox.find(db, incoming.key) is not None:
                 return None
+            if config["surge.mode"] != "off" and inbox.has_queued(db, incoming.openid):
+                return _queue(db, incoming, raw)  # behind this citizen's queued message
             inbox.keep(db, incoming.key, incoming.openid, incoming.msg_type, raw, clock.now())
             handling = True
             reply, number = _run_handler(db, config, incoming)
@@ -147,6 +159,18 @@ def _keep_and_handle(db: Database, config: Any, incoming: Incoming, raw: str) ->
     if number:
         log.info("message %s → ticket %s", incoming.key, number)
     return reply
+
+
+def _keep_queued(db: Database, incoming: Incoming, raw: str) -> str | None:
+    """Keep the message for the drain and acknowledge it; None for a retry."""
+    return _queue(db, incoming, raw)
+
+
+def _queue(db: Database, incoming: Incoming, raw: str) -> str | None:
+    acknowledgement = say("queued")
+    kept = inbox.keep_queued(db, incoming.key, incoming.openid, incoming.msg_type, raw,
+                             clock.now(), acknowledgement)
+    return acknowledgement if kept else None
 
 
 def _keep(db: Database, incoming: Incoming, raw: str) -> bool:
@@ -181,20 +205,21 @@ def _stored_reply(db: Database, incoming: Incoming) -> str:
     return kept["reply"] or ""
 
 
-def _handle(db: Database, config: Any, incoming: Incoming) -> str:
-    """Handle a message kept earlier (a stale one, or by the recovery job).
+def _handle(db: Database, config: Any, incoming: Incoming, passive: bool = True) -> str:
+    """Handle a message kept earlier (a stale one, a queued one, or by the recovery job).
 
     Idempotent: under the write lock it first checks the message is still
-    ``new``, so a retry taking over and the recovery job can never handle one
-    message twice.
+    ``new`` or ``queued``, so a retry taking over, the drain and the recovery job can
+    never handle one message twice. Not ``passive``: WeChat is no longer waiting, and
+    the whole reply goes through the outbox in the same transaction.
     """
     number = None
     try:
         with write_transaction(db):
             kept = inbox.find(db, incoming.key)
-            if kept is not None and kept["status"] != "new":
-                return kept["reply"] or ""
-            reply, number = _run_handler(db, config, incoming)
+            if kept is not None and kept["status"] not in ("new", "queued"):
+                return (kept["reply"] or "") if passive else ""
+            reply, number = _run_handler(db, config, incoming, passive)
     except sqlite3.Error:
         log.exception("cannot finish message %s (kept as new)", incoming.key)
         return say("apology")
@@ -203,7 +228,8 @@ def _handle(db: Database, config: Any, incoming: Incoming) -> str:
     return reply
 
 
-def _run_handler(db: Database, config: Any, incoming: Incoming) -> tuple[str, str | None]:
+def _run_handler(db: Database, config: Any, incoming: Incoming,
+                 passive: bool = True) -> tuple[str, str | None]:
     """The conversation inside the caller's transaction: (reply, ticket number).
 
     The handler runs in a savepoint; if it raises, its writes are undone and the
@@ -214,12 +240,19 @@ def _run_handler(db: Database, config: Any, incoming: Incoming) -> tuple[str, st
     try:
         with savepoint(db):  # a crash undoes the handler's writes only
             ctx = new_context(incoming, db, config, clock.now())
-            reply = _passive_part(db, config, incoming, handle(ctx), ctx.ticket_number)
+            text = handle(ctx)
+            if passive:
+                reply = _passive_part(db, config, incoming, text, ctx.ticket_number)
+            else:
+                reply = _send_later(db, config, incoming, text, ctx.ticket_number)
     except Exception as error:  # any handler bug: the citizen still gets an answer
         if not db.conn.in_transaction or is_storage_trouble(error):
             raise  # storage trouble (disk full): the caller keeps the message for later
         log.exception("handler failed for message %s", incoming.key)
-        return _mark_failed(db, incoming, error), None
+        apology = _mark_failed(db, incoming, error)
+        if not passive:
+            outbox.enqueue_text(db, incoming.openid, apology, dedupe_key=f"later:{incoming.key}:1")
+        return apology, None
     inbox.finish(db, incoming.key, reply, ctx.ticket_number)
     return reply, ctx.ticket_number
 
@@ -235,15 +268,46 @@ def recover_unhandled(db: Database, config: Any) -> int:
         try:
             incoming = wxprotocol.to_incoming(wxprotocol.parse(row["raw"].encode("utf-8")))
         except wxprotocol.ProtocolError:
-            db.execute("UPDATE messages SET status = 'failed', error = 'unparseable' "
-                       "WHERE key = ? AND status = 'new'", [row["key"]])
+            _mark_unparseable(db, row["key"])
             continue
-        reply = _handle(db, config, incoming)
-        if reply:
-            outbox.enqueue_text(db, incoming.openid, reply, dedupe_key=f"recovered:{row['key']}")
+        _handle(db, config, incoming, passive=False)
         log.warning("recovered unhandled message %s", row["key"])
         recovered += 1
     return recovered
+
+
+def handle_queued(db: Database, config: Any, limit: int = 100) -> int:
+    """Handle queued messages in arrival order (the drain's work); how many were taken.
+
+    Each is classified outside the write lock, then handled in its own transaction;
+    its reply goes out through the outbox.
+    """
+    rows = inbox.queued(db, limit)
+    for row in rows:
+        try:
+            incoming = wxprotocol.to_incoming(wxprotocol.parse(row["raw"].encode("utf-8")))
+        except wxprotocol.ProtocolError:
+            _mark_unparseable(db, row["key"])
+            continue
+        warm(incoming)
+        _handle(db, config, incoming, passive=False)
+    return len(rows)
+
+
+def _mark_unparseable(db: Database, key: str) -> None:
+    with write_transaction(db):
+        db.execute("UPDATE messages SET status = 'failed', error = 'unparseable' "
+                   "WHERE key = ? AND status IN ('new', 'queued')", [key])
+
+
+def _send_later(db: Database, config: Any, incoming: Incoming, text: str,
+                number: str | None) -> str:
+    """The whole reply as customer-service messages, in order (WeChat stopped waiting)."""
+    parts = wxprotocol.split_reply(text, config["wechat.reply_max_bytes"]) if text else []
+    for index, part in enumerate(parts, start=1):
+        outbox.enqueue_text(db, incoming.openid, part, ticket_number=number,
+                            dedupe_key=f"later:{incoming.key}:{index}")
+    return text
 
 
 def _mark_failed(db: Database, incoming: Incoming, error: Exception) -> str:

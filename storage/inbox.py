@@ -4,6 +4,11 @@ The webhook keeps the message and handles it in one transaction; a message
 is committed as ``new`` alone only when storage failed while handling it (or
 by an older version that kept first). One still ``new`` after ``STALE_AFTER``
 is handled by the next retry or by the recovery job.
+
+In a surge (bot/surge.py) the webhook keeps a message as ``queued`` with the
+acknowledgement it gave, and the drain (bot/drain.py) handles queued messages in
+arrival order; the recovery job takes over one queued for longer than
+``QUEUED_STALE_AFTER`` (a drain that is not running).
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ from typing import Any
 from sqlite_utils import Database
 
 from storage import clock
-from storage.db import read_rows
+from storage.db import read_rows, write_one
 
 STALE_AFTER = timedelta(seconds=10)   # handling takes milliseconds; WeChat waits 5 s
+QUEUED_STALE_AFTER = timedelta(minutes=2)  # a drain handles ~700 a second
 
 
 def find(db: Database, key: str) -> dict[str, Any] | None:
@@ -33,6 +39,36 @@ def keep(db: Database, key: str, openid: str, msg_type: str, raw: str,
     )
 
 
+def keep_queued(db: Database, key: str, openid: str, msg_type: str, raw: str,
+                now: datetime, acknowledgement: str) -> bool:
+    """Insert a message to be handled later (a retry gets the same acknowledgement);
+    False when this key was already kept. One statement committed on its own, the
+    only write of each message in a surge (``write_one``), or part of the caller's
+    transaction when there is one."""
+    sql = ("INSERT OR IGNORE INTO messages (key, openid, msg_type, received_at, raw, status,"
+           " reply) VALUES (?,?,?,?,?,'queued',?)")
+    params = [key, openid, msg_type, clock.iso(now), raw, acknowledgement]
+    if db.conn.in_transaction:
+        return db.execute(sql, params).rowcount == 1
+    return write_one(db, sql, params) == 1
+
+
+def has_queued(db: Database, openid: str) -> bool:
+    """Whether this citizen has a message waiting: a later one must wait behind it."""
+    return db.execute("SELECT 1 FROM messages WHERE openid = ? AND status = 'queued' LIMIT 1",
+                      [openid]).fetchone() is not None
+
+
+def queued(db: Database, limit: int = 100) -> list[dict[str, Any]]:
+    """Messages acknowledged first, in the order they arrived."""
+    return list(db.query(
+        "SELECT * FROM messages WHERE status = 'queued' ORDER BY rowid LIMIT ?", [limit]))
+
+
+def count_queued(db: Database) -> int:
+    return db.execute("SELECT count(*) FROM messages WHERE status = 'queued'").fetchone()[0]
+
+
 def finish(db: Database, key: str, reply: str, ticket_number: str | None) -> None:
     db.execute(
         "UPDATE messages SET status = 'handled', reply = ?, ticket_number = ? WHERE key = ?",
@@ -46,8 +82,11 @@ def is_stale(row: dict[str, Any], now: datetime) -> bool:
 
 
 def stale_new(db: Database, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
-    """Messages kept but never handled, oldest first."""
+    """Messages kept but never handled, oldest first: ``new`` ones after ``STALE_AFTER``,
+    queued ones after ``QUEUED_STALE_AFTER``."""
     return list(db.query(
         "SELECT * FROM messages WHERE status = 'new' AND received_at < ?"
-        " ORDER BY received_at LIMIT ?", [clock.iso(now - STALE_AFTER), limit],
+        " UNION ALL SELECT * FROM messages WHERE status = 'queued' AND received_at < ?"
+        " ORDER BY received_at LIMIT ?",
+        [clock.iso(now - STALE_AFTER), clock.iso(now - QUEUED_STALE_AFTER), limit],
     ))

@@ -287,3 +287,10 @@ def m0007(db: Database) -> None:
         "INSERT INTO tickets_fts(tickets_fts, rowid, text) VALUES('delete', old.id, old.text); "
         "INSERT INTO tickets_fts(rowid, text) VALUES (new.id, new.text); END"
     )
+
+
+@MIGRATIONS(name="0008_queued_messages")
+def m0008(db: Database) -> None:
+    """Messages acknowledged first and handled after (bot/surge.py) are found in
+    arrival order without scanning the inbox: only queued rows are in this index."""
+    db.execute("CREATE INDEX messages_queued ON messages(status) WHERE status = 'queued'")

@@ -14,8 +14,13 @@ from tests.chat import Chat
 TOKEN = "testtoken"
 
 
-def make_config(tmp_path, extra: str = "", aes_key: str = "") -> Config:  # noqa: ANN001
-    """A validated config on a database in ``tmp_path``; ``extra`` is appended TOML."""
+def make_config(tmp_path, extra: str = "", aes_key: str = "",  # noqa: ANN001
+                surge: str = "off") -> Config:
+    """A validated config on a database in ``tmp_path``; ``extra`` is appended TOML.
+
+    Surge mode is off by default: tests send far more than ``surge.per_second``
+    messages a second and expect full answers (tests/test_surge.py covers the modes).
+    """
     text = f"""
 [wechat]
 token = "{TOKEN}"
@@ -32,6 +37,9 @@ enabled = false
 
 [logging]
 json = false
+
+[surge]
+mode = "{surge}"
 {extra}
 """
     return parse_text(text, "test-config")

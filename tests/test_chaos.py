@@ -41,6 +41,19 @@ def test_each_message_delivered_three_times_at_once_to_three_workers(tmp_path: P
         assert len(numbers) == 1 and None not in numbers, replies
 
 
+def test_surge_acknowledges_every_copy_alike_and_the_drain_opens_one_ticket_each(
+        tmp_path: Path) -> None:
+    # every message acknowledged first (bot/surge.py), three copies at once to three workers:
+    # each copy gets the acknowledgement, and once the drain process (started by serve) has
+    # caught up, each message has exactly one ticket
+    outcome, requests = repeated_delivery(tmp_path, messages=40, copies=3, workers=3,
+                                          extra='[surge]\nmode = "always"\n')
+    assert outcome.problems(requests) == [], outcome.notes
+    assert "acknowledged first (surge): 120 replies; left queued: 0" in outcome.notes
+    for request in requests:
+        assert outcome.replies[request.msg_id] == [("200", say("queued"))] * 3
+
+
 def test_kill_9_mid_load_then_restart_loses_and_doubles_nothing(tmp_path: Path) -> None:
     outcome, requests = kill_and_restart(tmp_path, messages=150, kill_after=40, resend_for=30)
     assert outcome.problems(requests) == [], outcome.notes
