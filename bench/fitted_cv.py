@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sets", help="comma-separated set names to hold out (default: all)")
     ap.add_argument("--max-chars", type=int, help="try another [fitted] max_chars")
+    ap.add_argument("--dump", type=Path, help="write each held-out line's gold and predicted "
+                    "kinds (rules alone, rules + weights) to this JSON-lines file")
     args = ap.parse_args(argv)
     from keywords.engine import Engine
     from keywords.fitting import fitted_on
@@ -61,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
           "sub-type: rules alone | sub-type: rules + weights |")
     print("|---|---|---|---|---|---|---|")
     totals = [0, 0, 0, 0, 0, 0]
+    dump = args.dump.open("w", encoding="utf-8") if args.dump else None
     for name, held in {**sets, **folds}.items():
         if chosen and name not in chosen and not (name.startswith("dev") and "dev" in chosen):
             continue
@@ -78,6 +81,11 @@ def main(argv: list[str] | None = None) -> int:
                sum(before[i]["subtype"] == held[i]["subtype"] for i in dp),
                sum(after[i]["subtype"] == held[i]["subtype"] for i in dp)]
         totals = [t + g for t, g in zip(totals, got, strict=True)]
+        for r, b, a in zip(held, before, after, strict=True) if dump else ():
+            dump.write(json.dumps({"set": name, "text": r["text"], "kind": r["kind"],
+                                   "also": r.get("also", []), "rules": b["kind"],
+                                   "rules_confidence": b["confidence"], "blended": a["kind"]},
+                                  ensure_ascii=False) + "\n")
         print(f"| {name} | {row(got)} |", flush=True)
     if totals[0]:
         print(f"| **all held-out lines** | {row(totals)} |")
