@@ -209,6 +209,24 @@ def test_power_delegated_to_a_township_names_the_township():
     assert (c.kind, c.subtype, c.unit) == ("P", "P2", "横山镇人民政府")
 
 
+def test_the_unit_everyone_is_waiting_for_is_the_one_at_fault():
+    # S5: 就等X的意见, 转到X一压就是两个月, X开会研究了三次还没结论 (probes 13 and 15): the
+    # dev set labels the unit holding the file up (dev 0010, 0152), not the first one named
+    c = classify("设施农用地备案，农业农村局一个礼拜就签了意见，转到国土局一压就是两个多月")
+    assert c.unit == "区自然资源局"
+    c = classify("驾校扩建训练场，交通局审完了就等自然资源局的用地意见，自然资源局开会研究了三次")
+    assert c.unit == "区自然资源局"
+
+
+def test_an_invoice_question_is_no_advert_and_an_advert_with_a_wechat_id_is():
+    # 代开发票 is the tax office's service (how do I get one?) as well as the classic fake-invoice
+    # advert; only the advert's own words (代开各类发票, 包下证, 价格美丽) make it spam
+    c = classify("代开发票要带什么材料")
+    assert (c.kind, c.unit) == ("NONE", "区税务局")
+    c = classify("代办各类建筑资质、安许证，包下证，价格美丽，微信 zz66889")
+    assert (c.kind, c.unit) == ("NONE", None)
+
+
 def test_township_named_only_as_a_place_in_a_non_complaint_gives_no_unit():
     # 狗在永丰街道附近走丢了 is not about the street office; thanks to its staff are
     c = classify("我家猫在永丰街道附近走丢了，橘色的，看到的麻烦联系我")
