@@ -487,10 +487,11 @@ def median(values: list[float]) -> float:
 def report(echo: list[Result], bot: list[Result], full: Result, counts: tuple[int, int, int],
            left: int) -> bool:
     """Medians over the rounds: the echo's own figure moves by half from one run to the
-    next on a shared machine, so one pair of runs is not a ratio to trust."""
+    next on a shared machine, so one pair of runs is not a ratio to trust. The ratio is
+    the median of each round's ratio (echo and bot measured back to back)."""
     echo_rps, bot_rps = median([r.rps for r in echo]), median([r.rps for r in bot])
     bot_p99 = median([r.p99_ms for r in bot])
-    ratio = bot_rps / echo_rps if echo_rps else 0.0
+    ratio = median([b.rps / e.rps for e, b in zip(echo, bot, strict=True) if e.rps])
     errors = sum(r.errors for r in bot), sum(r.errors for r in echo)
     tickets, handled, orphans = counts
     rounds = ", ".join(f"{b.rps / e.rps:.2f}" for e, b in zip(echo, bot, strict=True))
