@@ -160,46 +160,30 @@ def test_hand_off_chain_names_the_unit_that_speaks_first():
     assert (c.kind, c.unit) == ("S6", "永丰街道办事处")
 
 
-def test_township_where_the_citizen_lives_is_not_the_unit():
+@pytest.mark.parametrize("text, unit", [
     # letters open with where the writer lives or works (我是洋口镇的村民, 我在横山镇开了一家
-    # 农资店); the bureau the letter is about is the unit (probe5: 9 letters, probe7: 4)
-    c = classify("我是洋口镇的村民，去年向区自然资源局申请宅基地审批，跑了五趟还没批下来")
-    assert c.unit == "区自然资源局"
-    c = classify("我在横山镇开了一家小超市，到市场监管局办执照，窗口让我先去开证明")
-    assert c.unit == "区市场监管局"
-    # a township named only so is still the unit when nothing else is named
-    assert classify("我是五都镇的村民，低保申请交上去半年没人理").unit == "五都镇人民政府"
-
-
-def test_village_of_a_township_is_where_the_writer_lives():
-    # 我是横山镇枫林村村民…在横山镇国土所递交: a village named after the township marks the
-    # writer's home; the bureau's station is the unit (probe11-123)
-    c = classify("我是横山镇枫林村的，宅基地申请交到国土所半年了，每次去问都说再等等")
-    assert c.unit == "区自然资源局"
-    # 五都镇说农村低保…: 农村 after the township is no village name
-    assert classify("五都镇说农村低保的网上系统没开通，让我们自己去区民政局交材料").unit == (
-        "五都镇人民政府")
-
-
-def test_bureau_window_inside_a_township_centre_is_the_townships():
+    # 农资店); the bureau the letter is about is the unit (probe5: 9 letters, probe7: 4) ...
+    ("我是洋口镇的村民，去年向区自然资源局申请宅基地审批，跑了五趟还没批下来", "区自然资源局"),
+    ("我在横山镇开了一家小超市，到市场监管局办执照，窗口让我先去开证明", "区市场监管局"),
+    # ... but a township named only so is still the unit when no bureau is named
+    ("我是五都镇的村民，低保申请交上去半年没人理", "五都镇人民政府"),
+    # a village after the township marks the writer's home; the bureau's station is the unit
+    # (probe11-123) ...
+    ("我是横山镇枫林村的，宅基地申请交到国土所半年了，每次去问都说再等等", "区自然资源局"),
+    # ... and 农村 after the township is no village name
+    ("五都镇说农村低保的网上系统没开通，让我们自己去区民政局交材料", "五都镇人民政府"),
     # the township's 便民服务中心 houses windows for the bureaus' services; its staff are the
     # township's (the dev set's convention; probe7-033, probe11-155)
-    c = classify("横山镇便民服务中心社保窗口的人一上午都在刷手机，排队的人她看都不看")
-    assert c.unit == "横山镇人民政府"
-
-
-def test_a_landmark_gives_way_to_the_unit_named_after_it():
-    # 永丰街道旁边那个派出所: the street office only says where the police station is; a lone
-    # landmark still wins (民政局门口公告栏上什么都没有, probe3-098)
-    c = classify("晚上有人砸车，打电话给永丰街道旁边那个派出所，值班的说明天再来报")
-    assert c.unit == "区公安分局"
-    assert classify("残疾人补贴要哪些材料，民政局门口公告栏上什么都没有").unit == "区民政局"
-
-
-def test_short_name_one_goes_to_is_a_unit():
+    ("横山镇便民服务中心社保窗口的人一上午都在刷手机，排队的人她看都不看", "横山镇人民政府"),
+    # 永丰街道旁边那个派出所: the street office only says where the police station is ...
+    ("晚上有人砸车，打电话给永丰街道旁边那个派出所，值班的说明天再来报", "区公安分局"),
+    # ... while a lone landmark still wins (probe3-098)
+    ("残疾人补贴要哪些材料，民政局门口公告栏上什么都没有", "区民政局"),
     # 去街道反映: a short name after 去/找/到 is used as a unit, not as a common noun
-    c = classify("巷子里的污水漫到路上半个月了，去街道反映，接待的人说记下了，后面再没下文")
-    assert c.unit == "永丰街道办事处"
+    ("巷子里的污水漫到路上半个月了，去街道反映，接待的人说记下了，后面再没下文", "永丰街道办事处"),
+])
+def test_where_a_place_name_is_the_unit_and_where_it_is_only_a_place(text, unit):
+    assert classify(text).unit == unit
 
 
 def test_power_delegated_to_a_township_names_the_township():
