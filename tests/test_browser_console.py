@@ -156,6 +156,9 @@ def test_office_filters_dispatches_and_unit_answers(server, page, browser) -> No
     liaison.goto(f"{base}/console/tickets/{number}")
     liaison.click("#form-accept button[type=submit]")
     assert liaison.locator("#status").inner_text() == "已签收"
+    # console.js sits at the end of the page: on a busy machine the select can be clickable
+    # before the script has run, and a change then fills nothing (a flake in CI)
+    liaison.wait_for_load_state("load")
     liaison.select_option("#form-answer select[name=template]", index=1)  # first template
     assert "已核实" in liaison.input_value("#answer-note")  # filled by console.js
     liaison.fill("#answer-note", liaison.input_value("#answer-note") + "（已电话回访）")
