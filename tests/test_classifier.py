@@ -54,6 +54,12 @@ def test_api_shape_and_to_dict():
     ("办居住证收了五十块工本费，网上写的是免费，这不是乱收费吗", "D"),
     # power-list: delegated item not taken over
     ("省里已经下放到区里的审批，区里说没接到通知，让我们去市里办", "P"),
+    # said without the plan's words (probes 13-15): sarcasm about a small paper's delay, a
+    # stock reply that closed nothing, a paid fast lane offered on the side, a plea for courtesy
+    ("效率真高，开个证明开了一个月", "S1"),
+    ("每次都是已记录，会反馈，反馈了个寂寞", "S6"),
+    ("窗口有个人私下跟我讲，想加急可以，一本八百，当天出证", "S6"),
+    ("说话能不能客气点，我又不是犯人", "S3"),
     # NONE: greeting, thanks, how-to, look-up, menu word, spam
     ("你好", "NONE"),
     ("好的谢谢", "NONE"),
