@@ -219,7 +219,10 @@ def _handle(db: Database, config: Any, incoming: Incoming, passive: bool = True)
             kept = inbox.find(db, incoming.key)
             if kept is not None and kept["status"] not in ("new", "queued"):
                 return (kept["reply"] or "") if passive else ""
-            reply, number = _run_handler(db, config, incoming, passive)
+            # a retry of a message acknowledged first gets that acknowledgement again, not
+            # the full reply the outbox is already carrying
+            answered = kept["reply"] if kept is not None and kept["status"] == "queued" else None
+            reply, number = _run_handler(db, config, incoming, passive, answered)
     except sqlite3.Error:
         log.exception("cannot finish message %s (kept as new)", incoming.key)
         return say("apology")
@@ -228,8 +231,8 @@ def _handle(db: Database, config: Any, incoming: Incoming, passive: bool = True)
     return reply
 
 
-def _run_handler(db: Database, config: Any, incoming: Incoming,
-                 passive: bool = True) -> tuple[str, str | None]:
+def _run_handler(db: Database, config: Any, incoming: Incoming, passive: bool = True,
+                 answered: str | None = None) -> tuple[str, str | None]:
     """The conversation inside the caller's transaction: (reply, ticket number).
 
     The handler runs in a savepoint; if it raises, its writes are undone and the
@@ -253,7 +256,7 @@ def _run_handler(db: Database, config: Any, incoming: Incoming,
         if not passive:
             outbox.enqueue_text(db, incoming.openid, apology, dedupe_key=f"later:{incoming.key}:1")
         return apology, None
-    inbox.finish(db, incoming.key, reply, ctx.ticket_number)
+    inbox.finish(db, incoming.key, answered or reply, ctx.ticket_number)
     return reply, ctx.ticket_number
 
 

@@ -77,6 +77,9 @@ def test_a_queued_complaint_is_acknowledged_then_handled_with_the_reply_sent(tmp
     assert _tickets(db) == 1
     sent = _outbox(db, "oBusy0001")
     assert sent and kept["ticket_number"] in sent[0]  # the ticket number reaches the citizen
+    # a late retry gets the acknowledgement it was first given, not the reply a second time
+    assert chat.message("text", fields, openid="oBusy0001") == say("queued")
+    assert _outbox(db, "oBusy0001") == sent and _tickets(db) == 1
 
 
 def test_a_citizen_with_a_queued_message_is_queued_behind_it(tmp_path):
