@@ -206,6 +206,9 @@ def test_the_unit_everyone_is_waiting_for_is_the_one_at_fault():
     assert c.unit == "区自然资源局"
     c = classify("驾校扩建训练场，交通局审完了就等自然资源局的用地意见，自然资源局开会研究了三次")
     assert c.unit == "区自然资源局"
+    # a short name after 卡在 is the unit holding it up (probe19-001)
+    c = classify("厂房装光伏，发改备案一天就好了，结构安全意见拖了四十天，全卡在住建")
+    assert c.unit == "区住建局"
 
 
 def test_an_invoice_question_is_no_advert_and_an_advert_with_a_wechat_id_is():
