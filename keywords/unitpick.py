@@ -36,6 +36,7 @@ WEIGHT = {"alias": STRONG, "weak": WEAK, "service": SERVICE}
 FIRST_BONUS = 1.0
 FAULT_BONUS = 2.0
 CHAIN_BONUS = 1.5
+SPEAKS_SOON = re.compile(r"[^,。!?、]{0,3}说")  # 横山镇镇里说, 洋口镇的人说
 CHAIN_SAYS = ("说", "那边说", "的人说", "又说", "却说", "让找", "让我找", "推给", "推到")
 LISTED = 0.4  # a unit only named in an enumeration (住建、消防、环保)
 LIST_MARKS = ("、", "和")  # 住建、消防、环保 / 住建和环保
@@ -91,15 +92,16 @@ class UnitPicker:
         return None
 
     @staticmethod
-    def _opens_chain(norm: str, first: tuple[int, int], live: list) -> bool:
-        """A hand-off story told from its start (A说归B，B说…): two units speak, the first
-        named speaks first, and the story is about it."""
-        s, e = first
-        if not norm.startswith(CHAIN_SAYS, e):
-            return False
-        first_unit = next(u for ls, le, _t, _r, u, _s, _l in live if (ls, le) == first)
-        return any(u != first_unit and role in ("alias", "weak") and norm.startswith(CHAIN_SAYS, le)
-                   for _s, le, _t, role, u, _x, _y in live)
+    def _chain_opener(norm: str, live: list) -> tuple[int, int] | None:
+        """A hand-off story (A说归B，B说…): when two units speak, the one that speaks first
+        (by position, a short name included: 民政说归残联) is what the story is about."""
+        speakers = [(s, e, u) for s, e, _t, role, u, sent, listed in live
+                    if role in ("alias", "weak") and not sent and not listed
+                    and (norm.startswith(CHAIN_SAYS, e) or SPEAKS_SOON.match(norm, e))]
+        if len({u for _s, _e, u in speakers}) < 2:
+            return None
+        s, e, _u = min(speakers)
+        return (s, e)
 
     def pick(self, norm: str, tokens: list[str]) -> dict:
         hits = self.matcher.find(norm, tokens)
@@ -167,7 +169,7 @@ class UnitPicker:
             live.append((s, e, text, role, unit, sent, listed))
         first = self._first(live, landmark)
         in_person = set()  # units named other than as a place, an addressee or where sent
-        chain = first is not None and self._opens_chain(norm, first, live)
+        opener = self._chain_opener(norm, live)
         for s, e, text, role, unit, sent, listed in live:
             w = WEIGHT[role]
             if sent or (s, e) in landmark:
@@ -178,8 +180,8 @@ class UnitPicker:
                 w *= 0.5  # a named unit beats an implied one
             if (s, e) == first:
                 w += FIRST_BONUS
-                if chain:
-                    w += CHAIN_BONUS
+            if (s, e) == opener:
+                w += CHAIN_BONUS
             if faults and any(fs - self.fault_window <= e and s <= fe + self.fault_window
                               for fs, fe in faults):
                 w += FAULT_BONUS
