@@ -120,7 +120,7 @@ def answer(incoming: Incoming, raw: str) -> str:
     try:
         db = get_db(config["storage.path"])
         if acknowledge_first:
-            reply = _keep_queued(db, incoming, raw)
+            reply = _queue(db, incoming, raw)
         else:
             reply = _keep_and_handle(db, config, incoming, raw)
     except sqlite3.Error as error:
@@ -161,12 +161,8 @@ def _keep_and_handle(db: Database, config: Any, incoming: Incoming, raw: str) ->
     return reply
 
 
-def _keep_queued(db: Database, incoming: Incoming, raw: str) -> str | None:
-    """Keep the message for the drain and acknowledge it; None for a retry."""
-    return _queue(db, incoming, raw)
-
-
 def _queue(db: Database, incoming: Incoming, raw: str) -> str | None:
+    """Keep the message for the drain and acknowledge it; None for a retry."""
     acknowledgement = say("queued")
     kept = inbox.keep_queued(db, incoming.key, incoming.openid, incoming.msg_type, raw,
                              clock.now(), acknowledgement)
@@ -268,10 +264,8 @@ def recover_unhandled(db: Database, config: Any) -> int:
     """
     recovered = 0
     for row in inbox.stale_new(db, clock.now()):
-        try:
-            incoming = wxprotocol.to_incoming(wxprotocol.parse(row["raw"].encode("utf-8")))
-        except wxprotocol.ProtocolError:
-            _mark_unparseable(db, row["key"])
+        incoming = _incoming_of(db, row)
+        if incoming is None:
             continue
         _handle(db, config, incoming, passive=False)
         log.warning("recovered unhandled message %s", row["key"])
@@ -287,20 +281,23 @@ def handle_queued(db: Database, config: Any, limit: int = 100) -> int:
     """
     rows = inbox.queued(db, limit)
     for row in rows:
-        try:
-            incoming = wxprotocol.to_incoming(wxprotocol.parse(row["raw"].encode("utf-8")))
-        except wxprotocol.ProtocolError:
-            _mark_unparseable(db, row["key"])
+        incoming = _incoming_of(db, row)
+        if incoming is None:
             continue
         warm(incoming)
         _handle(db, config, incoming, passive=False)
     return len(rows)
 
 
-def _mark_unparseable(db: Database, key: str) -> None:
-    with write_transaction(db):
-        db.execute("UPDATE messages SET status = 'failed', error = 'unparseable' "
-                   "WHERE key = ? AND status IN ('new', 'queued')", [key])
+def _incoming_of(db: Database, row: dict[str, Any]) -> Incoming | None:
+    """A kept message parsed again; None (and marked failed) when its XML cannot be."""
+    try:
+        return wxprotocol.to_incoming(wxprotocol.parse(row["raw"].encode("utf-8")))
+    except wxprotocol.ProtocolError:
+        with write_transaction(db):
+            db.execute("UPDATE messages SET status = 'failed', error = 'unparseable' "
+                       "WHERE key = ? AND status IN ('new', 'queued')", [row["key"]])
+        return None
 
 
 def _send_later(db: Database, config: Any, incoming: Incoming, text: str,

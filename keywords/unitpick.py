@@ -75,8 +75,8 @@ class UnitPicker:
         self.sent_window = int(rules.settings.get("sent_to.window", 3))
         self.addr_span = max(map(len, words), default=0) + self.sent_window
         self.matcher = m.compile()
-        self.landmark = tuple(rules.cues["landmark"])
-        self.residence = tuple(rules.cues["residence"])  # words right after a unit: 门口, 大楼 …
+        self.landmark = tuple(rules.cues["landmark"])  # words right after a unit: 门口, 大楼 …
+        self.residence = tuple(rules.cues["residence"])  # after a township: 居民, 开了一家 …
         self.kinds = kinds
         self.fault_window = int(rules.settings.get("fault.window", 6))
 

@@ -89,8 +89,9 @@ def write_one(db: Database, sql: str, params: list[Any]) -> int:
     Not through the writer queue (``write_transaction``): SQLite takes and drops its
     write lock inside the one call, with the GIL released, so the lock is never held
     by a thread waiting for the GIL behind its siblings (tens of microseconds instead
-    of up to milliseconds). A writer that finds the lock taken waits in SQLite's busy
-    handler. For the hottest write, the acknowledgement of a message in a surge.
+    of up to milliseconds). A writer that finds the lock taken retries after 0.1 ms,
+    doubling to 5 ms, for up to ``BUSY_TIMEOUT_MS``. For the hottest write, the
+    acknowledgement of a message in a surge.
     """
     path = getattr(db, "writer_lock_path", None)
     if path is None:  # an in-memory database has one connection
