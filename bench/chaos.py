@@ -20,6 +20,7 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != 
 
 import argparse  # noqa: E402
 import http.client  # noqa: E402
+import json  # noqa: E402
 import re  # noqa: E402
 import sqlite3  # noqa: E402
 import tempfile  # noqa: E402
@@ -85,11 +86,23 @@ def answered(status: str, reply: str) -> bool:
 
 
 def kept_keys(database: Path) -> set[str]:
+    """Keys kept in the inbox or in an intake journal (acknowledged first, storage/intake.py;
+    read here as an outside observer, every complete line whether taken or not)."""
     conn = sqlite3.connect(database)
     try:
-        return {key for (key,) in conn.execute("SELECT key FROM messages")}
+        keys = {key for (key,) in conn.execute("SELECT key FROM messages")}
     finally:
         conn.close()
+    return keys | journal_keys(database)
+
+
+def journal_keys(database: Path) -> set[str]:
+    keys = set()
+    for journal in Path(f"{database}-intake").glob("*.jsonl"):
+        for line in journal.read_bytes().splitlines(keepends=True):
+            if line.endswith(b"\n"):
+                keys.add(json.loads(line)["key"])
+    return keys
 
 
 def ledger(database: Path) -> dict[str, list[str]]:
@@ -166,6 +179,9 @@ def kill_and_restart(folder: Path, messages: int = 240, kill_after: int = 60,
     before = ledger(config.database)
     outcome.notes.append(_check_acked_before_restart(outcome, before, killed,
                                                      kept_keys(config.database)))
+    in_journals = {str(msg_id) for msg_id in killed} & journal_keys(config.database)
+    outcome.notes.append(f"acknowledged ones kept in an intake journal at the kill: "
+                         f"{len(in_journals)}")
     server = Server.bot(config.path, folder, 2).start()
     try:
         _resend_until_answered(server.port, requests, crypto, outcome, senders, resend_for)

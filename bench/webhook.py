@@ -7,6 +7,8 @@ keep → classify → ticket → route → reply cycle. The bot runs twice: as s
 (``surge.mode = "auto"``: under this load it acknowledges first and the drain
 handles the queue, bot/surge.py; the bench then times the drain until every
 message has its ticket) and answering every message in full (``"off"``).
+Echo and bot are measured in turn for ``--rounds`` rounds, every other round the
+bot first; each run also counts the CPU time the server's processes used.
 Request bodies are signed and encrypted before the clock starts. The load comes
 from ``wrk`` (a Lua script hands out the pre-built requests) when it is installed, else from Python
 threads on keep-alive ``http.client`` connections; the generator shares the two
@@ -138,6 +140,21 @@ class Server:
             return False
         finally:
             conn.close()
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of every live process in the server's group (the master, its
+        workers, the drain, the fake API)."""
+        if self.proc is None:
+            return 0.0
+        ticks = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[2] == str(self.proc.pid):  # process group: start_new_session
+                ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def log_tail(self, chars: int = 3000) -> str:
         return self.log_path.read_text("utf-8", "replace")[-chars:]
@@ -271,6 +288,13 @@ class Result:
     max_ms: float
     errors: int
     statuses: dict[str, int] = field(default_factory=dict)
+    cpu_seconds: float = 0.0  # the server's processes, during the timed run
+
+    @property
+    def cpu_ms(self) -> float:
+        """CPU time of the server's processes per request: steadier than req/s on a shared
+        machine, where other tenants take cores away for seconds at a time."""
+        return self.cpu_seconds * 1000 / self.requests if self.requests else 0.0
 
     @property
     def rps(self) -> float:
@@ -283,7 +307,7 @@ class Result:
     def line(self) -> str:
         return (f"{self.rps:7.1f} req/s  p50 {self.p50_ms:5.1f} ms  p99 {self.p99_ms:5.1f} ms  "
                 f"max {self.max_ms:6.1f} ms  {self.requests} requests in {self.seconds:.2f} s, "
-                f"errors {self.errors}")
+                f"errors {self.errors}, server CPU {self.cpu_ms:.2f} ms/request")
 
 
 WRK_SCRIPT = r"""
@@ -441,21 +465,28 @@ def measure(name: str, server: Server, requests: list[Prepared], args: argparse.
     warm, timed = requests[:args.warmup + spare], requests[args.warmup + spare:]
     if args.warmup:
         load(server.port, warm, args.warmup, args, folder)
+    cpu = server.cpu_seconds()
     result = load(server.port, timed, args.requests, args, folder)
+    result.cpu_seconds = server.cpu_seconds() - cpu
     print(f"{name:>5}: {result.line()}", flush=True)
     return result
 
 
 def queued_count(database: Path) -> int:
+    """Messages acknowledged and not yet handled: queued in the inbox or still only in an
+    intake journal (storage/intake.py)."""
+    from storage.intake import unread_count
+
     conn = sqlite3.connect(database)
     try:
-        return conn.execute("SELECT count(*) FROM messages WHERE status = 'queued'").fetchone()[0]
+        queued = conn.execute("SELECT count(*) FROM messages WHERE status = 'queued'").fetchone()[0]
+        return queued + unread_count(conn, str(database))
     finally:
         conn.close()
 
 
 def wait_drained(database: Path, seconds: float = 300) -> int:
-    """Wait until no message is queued (the drain caught up); how many still are."""
+    """Wait until no message waits (the drain caught up); how many still do."""
     deadline = time.monotonic() + seconds
     while (left := queued_count(database)) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -488,7 +519,7 @@ def report(echo: list[Result], bot: list[Result], full: Result, counts: tuple[in
            left: int) -> bool:
     """Medians over the rounds: the echo's own figure moves by half from one run to the
     next on a shared machine, so one pair of runs is not a ratio to trust. The ratio is
-    the median of each round's ratio (echo and bot measured back to back)."""
+    the median of each round's ratio (echo and bot measured back to back, in turn first)."""
     echo_rps, bot_rps = median([r.rps for r in echo]), median([r.rps for r in bot])
     bot_p99 = median([r.p99_ms for r in bot])
     ratio = median([b.rps / e.rps for e, b in zip(echo, bot, strict=True) if e.rps])
@@ -500,8 +531,13 @@ def report(echo: list[Result], bot: list[Result], full: Result, counts: tuple[in
     print(f"ratio: bot/echo throughput {ratio:.2f} (target ≥ {TARGET_RATIO}); "
           f"bot p99 {bot_p99:.1f} ms, worst round {max(r.p99_ms for r in bot):.1f} ms "
           f"(target ≤ {TARGET_P99_MS:.0f} ms); errors: echo {errors[1]}, bot {errors[0]}")
+    echo_cpu, bot_cpu = median([r.cpu_ms for r in echo]), median([r.cpu_ms for r in bot])
+    print(f"server CPU per request (medians): echo {echo_cpu:.2f} ms, bot {bot_cpu:.2f} ms, "
+          f"echo/bot {echo_cpu / bot_cpu if bot_cpu else 0:.2f} (the steadier figure; the "
+          "load generator's own share is in neither)")
     print(f"answering in full: {full.rps / echo_rps if echo_rps else 0:.2f} of the echo, "
-          f"p99 {full.p99_ms:.1f} ms, errors {full.errors}")
+          f"p99 {full.p99_ms:.1f} ms, errors {full.errors}, "
+          f"server CPU {full.cpu_ms:.2f} ms/request")
     print(f"db (as shipped): {handled} messages handled, {tickets} tickets, "
           f"{orphans} handled messages without their ticket, {left} left queued")
     return (ratio >= TARGET_RATIO and bot_p99 <= TARGET_P99_MS and errors == (0, 0)
@@ -526,7 +562,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--py-spy", metavar="FILE",
                         help="profile one bot worker (py-spy, collapsed stacks) into FILE")
-    parser.add_argument("--rounds", type=int, default=3,
+    parser.add_argument("--rounds", type=int, default=5,
                         help="echo and bot measured in turn this many times; medians compared")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
@@ -549,29 +585,45 @@ def run(args: argparse.Namespace, folder: Path) -> bool:
         bot_server.check_reply(config, texts[0])
         for round_ in range(args.rounds):
             first = (round_ + 1) * 10**8
-            echo.append(measure("echo", echo_server,
-                                prepare(config, total, texts, first_id=10**9 + first),
-                                args, folder))
-            spy = bot_server.profile(args.py_spy) if args.py_spy and not round_ else None
-            bot.append(measure("bot", bot_server,
-                               prepare(config, total, texts, first_id=2 * 10**9 + first),
-                               args, folder))
-            ended, queued = time.monotonic(), queued_count(config.database)
-            left = wait_drained(config.database)
-            drained = time.monotonic() - ended
-            print(f"drain: {queued} messages still queued when the load ended, "
-                  f"{left} left {drained:.1f} s later "
-                  f"({queued / drained if drained else 0:.0f} messages/s after the load)",
-                  flush=True)
-            if spy is not None:
-                spy.wait(timeout=120)
-                print(profile_summary(Path(args.py_spy)))
+
+            def measure_echo(first: int = first) -> None:
+                echo.append(measure("echo", echo_server,
+                                    prepare(config, total, texts, first_id=10**9 + first),
+                                    args, folder))
+
+            if round_ % 2:  # every other round the bot goes first: drift favours neither
+                left = measure_bot(bot_server, config, total, texts, first, args, folder, bot,
+                                   spy=None)
+                measure_echo()
+            else:
+                measure_echo()
+                spy = bot_server.profile(args.py_spy) if args.py_spy and not round_ else None
+                left = measure_bot(bot_server, config, total, texts, first, args, folder, bot,
+                                   spy=spy)
         time.sleep(1)  # let requests abandoned at the end of the run finish
     with Server.bot(full_config.path, full_folder, args.workers) as full_server:
         full = measure("full", full_server,
                        prepare(full_config, total, texts, first_id=3 * 10**9), args, folder)
         time.sleep(1)
     return report(echo, bot, full, check_tickets(config.database), left)
+
+
+def measure_bot(server: Server, config: BenchConfig, total: int, texts: list[str], first: int,
+                args: argparse.Namespace, folder: Path, results: list[Result],
+                spy: subprocess.Popen | None) -> int:
+    """One timed run of the bot, then wait for the drain; how many messages it left."""
+    results.append(measure("bot", server, prepare(config, total, texts,
+                                                  first_id=2 * 10**9 + first), args, folder))
+    ended, queued = time.monotonic(), queued_count(config.database)
+    left = wait_drained(config.database)
+    drained = time.monotonic() - ended
+    print(f"drain: {queued} messages still queued when the load ended, {left} left "
+          f"{drained:.1f} s later ({queued / drained if drained else 0:.0f} messages/s after "
+          "the load)", flush=True)
+    if spy is not None:
+        spy.wait(timeout=120)
+        print(profile_summary(Path(args.py_spy)))
+    return left
 
 
 def _exit_on_term(signum: int, frame: object) -> None:

@@ -174,6 +174,7 @@ def run_backup(args: argparse.Namespace) -> int:
     folder = target if target.is_dir() or not args.path or args.path.endswith("/") else None
     if folder is not None:
         target = folder / default_name(database)
+    _take_journals(settings["storage.path"])
     try:
         written = backup(database, target)
     except BackupError as error:
@@ -184,6 +185,17 @@ def run_backup(args: argparse.Namespace) -> int:
         for path in prune(folder, database, args.keep):
             print(f"old backup removed: {path}")
     return 0
+
+
+def _take_journals(storage_path: str) -> None:
+    """Messages acknowledged in a surge and still only in an intake journal go into the
+    database first, so the backup has them too (storage/intake.py)."""
+    from storage import intake
+    from storage.db import get_db
+
+    if intake.has_unread(storage_path):
+        added = intake.take(get_db(storage_path), storage_path, settle_seconds=0)
+        print(f"intake journals: {added} messages taken into the database first")
 
 
 def run_restore(args: argparse.Namespace) -> int:

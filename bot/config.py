@@ -168,7 +168,7 @@ SCHEMA: tuple[Key, ...] = (
     Key("surge.mode", (str,), "auto", _surge_mode),
     Key("surge.per_second", (int,), 100, _positive),
     Key("surge.hold_seconds", (int, float), 10, _non_negative),
-    Key("surge.drain_nice", (int,), 10, _non_negative),
+    Key("surge.drain_nice", (int,), 19, _non_negative),
     Key("console.secret_key", (str,), "", secret=True),
     Key("console.login_max_failures", (int,), 5, _positive),
     Key("console.login_lockout_seconds", (int,), 300, _positive),

@@ -11,9 +11,10 @@ worker) waits for that reply and returns it, so a retry never creates a second
 ticket. If storage fails while handling (disk full), the message is kept alone
 as ``new`` and the recovery job (``recover_unhandled``) handles it later.
 
-In a surge (bot/surge.py) a message is only kept, as ``queued``, and acknowledged;
-``handle_queued`` (run by the drain, bot/drain.py) handles it later and sends the
-reply through the outbox.
+In a surge (bot/surge.py) a message is only kept, appended to this worker's
+intake journal (storage/intake.py), and acknowledged; the drain (bot/drain.py)
+takes it into the inbox as ``queued``, ``handle_queued`` handles it and the reply
+goes out through the outbox.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from handlers import handle, new_context
 from handlers.context import Incoming
 from handlers.conversation import warm
 from handlers.texts import say
-from storage import clock, inbox, outbox
+from storage import clock, inbox, intake, outbox
 from storage.db import get_db, is_storage_trouble, savepoint, write_transaction
 
 log = logging.getLogger(__name__)
@@ -103,26 +104,48 @@ def receive() -> Response:
     ))
     message = wxprotocol.parse(envelope.xml)
     incoming = wxprotocol.to_incoming(message)
-    text = answer(incoming, envelope.xml.decode("utf-8"))
+    gauge = surge.gauge_for(config)
+    if gauge.arrive():
+        text = acknowledge(config, incoming, envelope.xml.decode("utf-8"))
+        gauge.acknowledged(incoming.key)  # one log line a second, not one a message
+    else:
+        text = answer(incoming, envelope.xml.decode("utf-8"))
     xml = wxprotocol.render(message, text, envelope, crypto)
-    log.info("message %s (%s, %s) answered in %.0f ms", incoming.key, incoming.msg_type,
-             "aes" if envelope.encrypted else "plain", (time.monotonic() - started) * 1000)
+    log.log(logging.DEBUG if gauge.surging else logging.INFO,
+            "message %s (%s, %s) answered in %.0f ms", incoming.key, incoming.msg_type,
+            "aes" if envelope.encrypted else "plain", (time.monotonic() - started) * 1000)
     return Response(xml, mimetype="application/xml" if text else "text/plain")
 
 
+def acknowledge(config: Any, incoming: Incoming, raw: str) -> str:
+    """In a surge: keep the message with one append to the intake journal and acknowledge
+    it; the drain handles it. If the journal cannot be written, the inbox keeps it."""
+    acknowledgement = say("queued")
+    path = config["storage.path"]
+    try:
+        intake.journal_for(path).append(incoming.key, incoming.openid, incoming.msg_type,
+                                        clock.iso(clock.now()), raw, acknowledgement)
+        return acknowledgement
+    except OSError as error:
+        log.error("intake journal not written for message %s (%s): keeping it in the inbox",
+                  incoming.key, error)
+    try:
+        db = get_db(path)
+        with write_transaction(db):
+            reply = _queue(db, incoming, raw)
+    except sqlite3.Error as error:
+        log.error("cannot store message %s: %s", incoming.key, error)
+        return say("storage_unavailable")
+    return _stored_reply(db, incoming) if reply is None else reply
+
+
 def answer(incoming: Incoming, raw: str) -> str:
-    """Keep and handle one message exactly once (or, in a surge, keep it to be handled
-    by the drain); return the passive reply text."""
+    """Keep and handle one message exactly once; return the passive reply text."""
     config = current_app.config["BOT"]
-    acknowledge_first = surge.gauge_for(config).arrive()
-    if not acknowledge_first:
-        warm(incoming)  # CPU-heavy classification outside the write lock
+    warm(incoming)  # CPU-heavy classification outside the write lock
     try:
         db = get_db(config["storage.path"])
-        if acknowledge_first:
-            reply = _queue(db, incoming, raw)
-        else:
-            reply = _keep_and_handle(db, config, incoming, raw)
+        reply = _keep_and_handle(db, config, incoming, raw)
     except sqlite3.Error as error:
         log.error("cannot store message %s: %s", incoming.key, error)
         return say("storage_unavailable")
@@ -144,9 +167,13 @@ def _keep_and_handle(db: Database, config: Any, incoming: Incoming, raw: str) ->
     handling = False
     try:
         with write_transaction(db):
+            surge_on = config["surge.mode"] != "off"
+            if surge_on and intake.has_unread(config["storage.path"]):
+                intake.take(db, config["storage.path"], settle_seconds=0)  # a retry, or
+                # this citizen's earlier message, may still be in a journal only
             if inbox.find(db, incoming.key) is not None:
                 return None
-            if config["surge.mode"] != "off" and inbox.has_queued(db, incoming.openid):
+            if surge_on and inbox.has_queued(db, incoming.openid):
                 return _queue(db, incoming, raw)  # behind this citizen's queued message
             inbox.keep(db, incoming.key, incoming.openid, incoming.msg_type, raw, clock.now())
             handling = True
@@ -162,7 +189,8 @@ def _keep_and_handle(db: Database, config: Any, incoming: Incoming, raw: str) ->
 
 
 def _queue(db: Database, incoming: Incoming, raw: str) -> str | None:
-    """Keep the message for the drain and acknowledge it; None for a retry."""
+    """Keep the message for the drain and acknowledge it (inside the caller's transaction);
+    None for a retry."""
     acknowledgement = say("queued")
     kept = inbox.keep_queued(db, incoming.key, incoming.openid, incoming.msg_type, raw,
                              clock.now(), acknowledgement)
@@ -260,8 +288,11 @@ def recover_unhandled(db: Database, config: Any) -> int:
     """Handle messages kept but never handled (a worker killed mid-request).
 
     WeChat has given up on those requests, so the reply goes out through the
-    outbox as a customer-service message. Called by the scheduler.
+    outbox as a customer-service message. Called by the scheduler; it also takes in
+    the intake journals, in case the drain is not running.
     """
+    intake.take(db, config["storage.path"])
+    intake.tidy(db, config["storage.path"])
     recovered = 0
     for row in inbox.stale_new(db, clock.now()):
         incoming = _incoming_of(db, row)

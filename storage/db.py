@@ -12,7 +12,6 @@ import fcntl
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -83,54 +82,12 @@ def get_db(path: str | os.PathLike[str]) -> Database:
     return db
 
 
-def write_one(db: Database, sql: str, params: list[Any]) -> int:
-    """One statement committed on its own; the number of rows it changed.
-
-    Not through the writer queue (``write_transaction``): SQLite takes and drops its
-    write lock inside the one call, with the GIL released, so the lock is never held
-    by a thread waiting for the GIL behind its siblings (tens of microseconds instead
-    of up to milliseconds). A writer that finds the lock taken retries after 0.1 ms,
-    doubling to 5 ms, for up to ``BUSY_TIMEOUT_MS``. For the hottest write, the
-    acknowledgement of a message in a surge.
-    """
-    path = getattr(db, "writer_lock_path", None)
-    if path is None:  # an in-memory database has one connection
-        with write_transaction(db):
-            return db.execute(sql, params).rowcount
-    cache: dict[tuple[int, str], sqlite3.Connection] = _local.__dict__.setdefault("single", {})
-    key = (os.getpid(), path)
-    conn = cache.get(key)
-    if conn is None:
-        conn = cache[key] = sqlite3.connect(path.removesuffix("-writelock"), timeout=0,
-                                            isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA synchronous=NORMAL")
-    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-    pause = RETRY_FIRST_SECONDS
-    while True:
-        try:
-            changed = conn.execute(sql, params).rowcount
-            break
-        except sqlite3.OperationalError as error:
-            # SQLite's own busy handler sleeps a whole millisecond first: 50 times what
-            # the other writer needs here. Retry sooner, backing off.
-            if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
-                raise
-            time.sleep(pause)
-            pause = min(pause * 2, RETRY_MAX_SECONDS)
-    _checkpoint_now_and_then(db)
-    return changed
-
-
 def close_all() -> None:
     """Close this thread's cached connections (tests, shutdown)."""
     cache: dict[tuple[int, str], Database] = _local.__dict__.get("dbs", {})
     for db in cache.values():
         db.conn.close()
     cache.clear()
-    single: dict[tuple[int, str], sqlite3.Connection] = _local.__dict__.get("single", {})
-    for conn in single.values():
-        conn.close()
-    single.clear()
 
 
 @contextlib.contextmanager
@@ -192,7 +149,6 @@ def read_rows(db: Database, sql: str, params: Sequence[Any] = ()) -> list[dict[s
     return [dict(zip(keys, row, strict=True)) for row in cursor.fetchall()]
 
 
-RETRY_FIRST_SECONDS, RETRY_MAX_SECONDS = 0.0001, 0.005  # write_one's waits on a busy lock
 CHECKPOINT_EVERY_COMMITS = 100  # per process; SQLite's own default is ~1000 pages
 _commits = threading.local()
 

@@ -5,8 +5,9 @@ is committed as ``new`` alone only when storage failed while handling it (or
 by an older version that kept first). One still ``new`` after ``STALE_AFTER``
 is handled by the next retry or by the recovery job.
 
-In a surge (bot/surge.py) the webhook keeps a message as ``queued`` with the
-acknowledgement it gave, and the drain (bot/drain.py) handles queued messages in
+In a surge (bot/surge.py) the webhook appends a message to its intake journal
+(storage/intake.py), which the drain (bot/drain.py) takes into the inbox as
+``queued`` with the acknowledgement it gave, and handles queued messages in
 arrival order; the recovery job takes over one queued for longer than
 ``QUEUED_STALE_AFTER`` (a drain that is not running).
 """
@@ -19,7 +20,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from storage import clock
-from storage.db import read_rows, write_one
+from storage.db import read_rows
 
 STALE_AFTER = timedelta(seconds=10)   # handling takes milliseconds; WeChat waits 5 s
 QUEUED_STALE_AFTER = timedelta(minutes=2)  # a drain handles ~700 a second
@@ -42,15 +43,11 @@ def keep(db: Database, key: str, openid: str, msg_type: str, raw: str,
 def keep_queued(db: Database, key: str, openid: str, msg_type: str, raw: str,
                 now: datetime, acknowledgement: str) -> bool:
     """Insert a message to be handled later (a retry gets the same acknowledgement);
-    False when this key was already kept. One statement committed on its own, the
-    only write of each message in a surge (``write_one``), or part of the caller's
-    transaction when there is one."""
-    sql = ("INSERT OR IGNORE INTO messages (key, openid, msg_type, received_at, raw, status,"
-           " reply) VALUES (?,?,?,?,?,'queued',?)")
-    params = [key, openid, msg_type, clock.iso(now), raw, acknowledgement]
-    if db.conn.in_transaction:
-        return db.execute(sql, params).rowcount == 1
-    return write_one(db, sql, params) == 1
+    False when this key was already kept. Call inside the caller's transaction."""
+    return db.execute(
+        "INSERT OR IGNORE INTO messages (key, openid, msg_type, received_at, raw, status, reply)"
+        " VALUES (?,?,?,?,?,'queued',?)",
+        [key, openid, msg_type, clock.iso(now), raw, acknowledgement]).rowcount == 1
 
 
 def has_queued(db: Database, openid: str) -> bool:

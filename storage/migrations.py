@@ -294,3 +294,11 @@ def m0008(db: Database) -> None:
     """Messages acknowledged first and handled after (bot/surge.py) are found in
     arrival order without scanning the inbox: only queued rows are in this index."""
     db.execute("CREATE INDEX messages_queued ON messages(status) WHERE status = 'queued'")
+
+
+@MIGRATIONS(name="0009_intake_files")
+def m0009(db: Database) -> None:
+    """How far each surge journal (storage/intake.py) has been taken into the inbox, and
+    how many of its lines could not be read."""
+    db.execute("CREATE TABLE intake_files (name TEXT PRIMARY KEY, offset INTEGER NOT NULL, "
+               "bad INTEGER NOT NULL DEFAULT 0)")

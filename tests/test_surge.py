@@ -11,12 +11,12 @@ import pytest
 
 from bot import create_app
 from bot.config import ConfigError
-from bot.drain import drain, heartbeat_path
+from bot.drain import ArrivalRate, drain, heartbeat_path
 from bot.surge import SurgeGauge
 from bot.webhook import handle_queued, recover_unhandled
 from handlers.texts import say
-from storage import clock, inbox
-from storage.db import get_db
+from storage import clock, inbox, intake
+from storage.db import get_db, write_transaction
 from tests.chat import Chat, build_xml
 from tests.conftest import TOKEN, make_config
 
@@ -61,14 +61,27 @@ def _tickets(db) -> int:  # noqa: ANN001
     return db.execute("SELECT count(*) FROM tickets").fetchone()[0]
 
 
+def _queue_in_inbox(db, key: str, openid: str, text: str = COMPLAINT,  # noqa: ANN001
+                    age_seconds: int = 0) -> None:
+    """A message kept as queued in the inbox (as the drain takes it from a journal)."""
+    with write_transaction(db):
+        inbox.keep_queued(db, key, openid, "text",
+                          build_xml(openid, "text", {"Content": text, "MsgId": key}),
+                          clock.now() - timedelta(seconds=age_seconds), say("queued"))
+
+
 def test_a_queued_complaint_is_acknowledged_then_handled_with_the_reply_sent(tmp_path):
     config, app, db, chat = _setup(tmp_path, "always")
+    path = config["storage.path"]
     fields = {"Content": COMPLAINT, "MsgId": "70001"}
     reply = chat.message("text", fields, openid="oBusy0001")
     assert reply == say("queued")
-    assert inbox.find(db, "70001")["status"] == "queued" and _tickets(db) == 0
-    # WeChat retries before the drain got to it: the same acknowledgement, no second row
+    # kept by one append to the worker's journal; not yet in the inbox, no ticket
+    assert intake.unread_count(db, path) == 1 and inbox.find(db, "70001") is None
+    # WeChat retries before the drain got to it: the same acknowledgement ...
     assert chat.message("text", fields, openid="oBusy0001") == say("queued")
+    assert intake.take(db, path, settle_seconds=0) == 1  # ... and still one message
+    assert inbox.find(db, "70001")["status"] == "queued" and _tickets(db) == 0
     with app.app_context():
         assert handle_queued(db, config) == 1
         assert handle_queued(db, config) == 0
@@ -79,14 +92,27 @@ def test_a_queued_complaint_is_acknowledged_then_handled_with_the_reply_sent(tmp
     assert sent and kept["ticket_number"] in sent[0]  # the ticket number reaches the citizen
     # a late retry gets the acknowledgement it was first given, not the reply a second time
     assert chat.message("text", fields, openid="oBusy0001") == say("queued")
+    assert intake.take(db, path, settle_seconds=0) == 0
     assert _outbox(db, "oBusy0001") == sent and _tickets(db) == 1
+
+
+def test_a_retry_after_the_surge_finds_its_message_still_in_the_journal(tmp_path):
+    config, app, db, chat = _setup(tmp_path, "auto")  # far below surge.per_second
+    path = config["storage.path"]
+    fields = {"Content": COMPLAINT, "MsgId": "70010"}
+    intake.journal_for(path).append("70010", "oBusy0010", "text", clock.iso(clock.now()),
+                                    build_xml("oBusy0010", "text", fields), say("queued"))
+    # answered in full, the retry would open a second ticket when the drain takes the first
+    assert chat.message("text", fields, openid="oBusy0010") == say("queued")
+    assert inbox.find(db, "70010")["status"] == "queued" and intake.unread_count(db, path) == 0
+    with app.app_context():
+        assert handle_queued(db, config) == 1
+    assert _tickets(db) == 1
 
 
 def test_a_citizen_with_a_queued_message_is_queued_behind_it(tmp_path):
     config, app, db, chat = _setup(tmp_path, "auto")  # far below surge.per_second
-    inbox.keep_queued(db, "70100", "oBusy0002", "text",
-                      build_xml("oBusy0002", "text", {"Content": COMPLAINT, "MsgId": "70100"}),
-                      clock.now(), say("queued"))
+    _queue_in_inbox(db, "70100", "oBusy0002")
     later = chat.message("text", {"Content": "昨天上午", "MsgId": "70101"},
                          openid="oBusy0002")
     assert later == say("queued")  # not handled before the first one
@@ -103,25 +129,39 @@ def test_a_citizen_with_a_queued_message_is_queued_behind_it(tmp_path):
                       ).fetchone()[0] == "昨天上午"
 
 
+def test_a_citizen_whose_message_is_still_in_a_journal_is_queued_behind_it(tmp_path):
+    config, app, db, chat = _setup(tmp_path, "auto")
+    path = config["storage.path"]
+    intake.journal_for(path).append(
+        "70110", "oBusy0011", "text", clock.iso(clock.now()),
+        build_xml("oBusy0011", "text", {"Content": COMPLAINT, "MsgId": "70110"}), say("queued"))
+    assert chat.message("text", {"Content": "昨天上午", "MsgId": "70111"},
+                        openid="oBusy0011") == say("queued")
+    order = [r["key"] for r in db.query(
+        "SELECT key FROM messages WHERE openid = 'oBusy0011' ORDER BY rowid")]
+    assert order == ["70110", "70111"]
+
+
 def test_off_mode_never_queues(tmp_path):
     config, app, db, chat = _setup(tmp_path, "off")
-    inbox.keep_queued(db, "70200", "oBusy0003", "text",
-                      build_xml("oBusy0003", "text", {"Content": COMPLAINT, "MsgId": "70200"}),
-                      clock.now(), say("queued"))
+    _queue_in_inbox(db, "70200", "oBusy0003")
     reply = chat.message("text", {"Content": COMPLAINT, "MsgId": "70201"}, openid="oBusy0003")
     assert NUMBER.search(reply)
 
 
-def test_recovery_takes_over_a_queue_the_drain_left(tmp_path):
+def test_recovery_takes_over_a_queue_the_drain_left(tmp_path, monkeypatch):
     config, app, db, chat = _setup(tmp_path, "always")
+    monkeypatch.setattr(intake, "SETTLE_SECONDS", 0)  # the journal's line has settled
     for key, age in (("70300", 300), ("70301", 5)):
-        inbox.keep_queued(db, key, "oBusy0004", "text",
-                          build_xml("oBusy0004", "text", {"Content": COMPLAINT, "MsgId": key}),
-                          clock.now() - timedelta(seconds=age), say("queued"))
+        _queue_in_inbox(db, key, "oBusy0004", age_seconds=age)
+    chat.message("text", {"Content": COMPLAINT, "MsgId": "70302"}, openid="oBusy0005")
     with app.app_context():
         assert recover_unhandled(db, config) == 1  # only the one queued for minutes
     assert inbox.find(db, "70300")["status"] == "handled"
     assert inbox.find(db, "70301")["status"] == "queued"
+    # with no drain running, it also took the journal in (handled later: just arrived)
+    assert intake.unread_count(db, config["storage.path"]) == 0
+    assert inbox.find(db, "70302")["status"] == "queued"
 
 
 def test_drain_handles_every_queued_message_once(tmp_path):
@@ -149,3 +189,15 @@ def test_health_shows_the_queue_and_whether_the_drain_is_alive(tmp_path):
     assert app.test_client().get("/healthz").get_json()["drain"] == "running"
     off_config, off_app, _db, _chat = _setup(tmp_path / "off", "off")
     assert off_app.test_client().get("/healthz").get_json()["drain"] == "off"
+
+
+def test_the_drain_sees_a_rush_from_what_it_takes_in_over_the_last_second():
+    tick = Clock()
+    rate = ArrivalRate(monotonic=tick)
+    assert rate.add(80) == 80.0
+    tick.now += 0.5
+    assert rate.add(80) == 160.0  # above surge.per_second (100): only trickle
+    tick.now += 0.6
+    assert rate.add(0) == 80.0  # the first pass has left the window
+    tick.now += 1.0
+    assert rate.add(5) == 5.0
