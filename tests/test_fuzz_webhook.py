@@ -20,7 +20,10 @@ from wechatpy.crypto import WeChatCrypto
 
 from bench.chaos import decrypt_reply
 from bot import create_app
-from handlers.texts import replies
+from bot.webhook import handle_queued
+from bot.wxprotocol import parse, to_incoming
+from handlers.texts import replies, say
+from storage import intake
 from storage.db import close_all, get_db
 from tests.chat import reply_content, sign
 from tests.conftest import TOKEN, make_config
@@ -144,6 +147,42 @@ def test_random_xml_signed_plaintext(fuzz_app, xml: str) -> None:  # noqa: ANN00
 def test_random_xml_signed_aes(fuzz_app, xml: str) -> None:  # noqa: ANN001
     status, text = _post_aes(fuzz_app, xml)
     _check_reply(fuzz_app, status, text, encrypted=True)
+
+
+@pytest.fixture
+def surge_app(tmp_path):  # noqa: ANN001, ANN201
+    """Every message acknowledged first: kept in an intake journal, handled by the drain."""
+    application = create_app(make_config(tmp_path, aes_key=AES_KEY, surge="always"))
+    yield application
+    close_all()
+
+
+@FUZZ
+@given(xml=messages())
+def test_random_xml_in_a_surge_is_acknowledged_then_handled_once(surge_app, xml: str) -> None:  # noqa: ANN001
+    """What the drain takes from the journals never crashes it; an acknowledged message is
+    kept and handled, nothing stays waiting, and every ticket a message names exists."""
+    status, body = _post_aes(surge_app, xml)
+    assert status in ALLOWED, (status, body[:300])
+    config = surge_app.config["BOT"]
+    db = get_db(config["storage.path"])
+    intake.take(db, config["storage.path"], settle_seconds=0)
+    with surge_app.app_context():
+        while handle_queued(db, config):
+            pass
+    text = decrypt_reply(WeChatCrypto(TOKEN, AES_KEY, APPID), body) if status == 200 else ""
+    event("acknowledged" if text == say("queued") else f"status {status}")
+    if text == say("queued"):
+        key = to_incoming(parse(xml.encode("utf-8", "surrogatepass"))).key
+        kept = db.execute("SELECT status FROM messages WHERE key = ?", [key]).fetchone()
+        assert kept is not None and kept[0] in ("handled", "failed"), (key, kept)
+    assert intake.unread_count(db, config["storage.path"]) == 0
+    assert db.execute("SELECT count(*) FROM messages WHERE status IN ('queued', 'new')"
+                      ).fetchone()[0] == 0
+    orphans = db.execute(
+        "SELECT count(*) FROM messages m WHERE m.ticket_number IS NOT NULL AND NOT EXISTS"
+        " (SELECT 1 FROM tickets t WHERE t.number = m.ticket_number)").fetchone()[0]
+    assert orphans == 0
 
 
 @FUZZ
