@@ -13,9 +13,10 @@ written twice is kept once (the key is the inbox's primary key).
 
 Durability is that of SQLite's WAL at ``synchronous=NORMAL``: a written line
 survives the process being killed, not the machine losing power. Each writer
-holds an exclusive ``flock`` on its file for as long as it lives, and publishes
-the file (a rename) only once it holds the lock, so a file is deleted only when
-it is fully taken and its writer is gone. A file with a line that cannot be read
+holds an exclusive ``flock`` on its file while it writes to it (until it ends, or
+moves to a new file past ``ROTATE_BYTES``), and publishes the file (a rename) only
+once it holds the lock, so a file is deleted only when it is fully taken and its
+writer has let go of it. A file with a line that cannot be read
 (a write torn when the disk filled) is kept, renamed ``.bad``, for the operator.
 """
 
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 SUFFIX = ".jsonl"
 SETTLE_SECONDS = 1.0  # a line younger than this may still have an older one behind it
 MAX_READ_BYTES = 8 << 20  # per file and pass: bounds one transaction
+ROTATE_BYTES = 64 << 20  # a writer moves to a new file past this size (~50,000 messages)
 FIELDS = {"t": (int, float), "key": str, "openid": str, "type": str, "at": str, "raw": str,
           "reply": str}
 
@@ -64,6 +66,10 @@ class Journal:
                   "at": received_at, "raw": raw, "reply": reply}
         line = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
         fd = self._fd if self._fd is not None else self._open()
+        state = os.fstat(fd)
+        if state.st_nlink == 0 or state.st_size >= ROTATE_BYTES:
+            self._abandon(fd)  # deleted under us (lines would vanish), or big enough: the
+            fd = self._open()  # taken file is put away once this one lets go of it
         try:
             written = os.write(fd, line)  # O_APPEND: appends of several threads never mix
         except OSError:

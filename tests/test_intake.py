@@ -132,3 +132,27 @@ def test_the_webhook_keeps_a_message_in_the_inbox_when_the_journal_cannot_be_wri
     assert reply == say("queued") and "intake journal not written" in caplog.text
     row = get_db(path).execute("SELECT status FROM messages WHERE key = '90600'").fetchone()
     assert row == ("queued",)
+
+
+def test_a_writer_moves_to_a_new_file_past_the_size_limit_and_the_old_one_is_put_away(
+        tmp_path, monkeypatch):
+    path, db = _db(tmp_path)
+    monkeypatch.setattr(intake, "ROTATE_BYTES", 1)  # every message after the first
+    journal = intake.Journal(intake.folder_for(path))
+    _append(journal, "90700")
+    _append(journal, "90701")
+    files = sorted(intake.folder_for(path).glob("*.jsonl"))
+    assert len(files) == 2
+    assert intake.take(db, path, settle_seconds=0) == 2
+    assert intake.tidy(db, path) == 1 and not files[0].exists() and files[1].exists()
+
+
+def test_a_journal_deleted_under_a_live_writer_is_started_again(tmp_path):
+    path, db = _db(tmp_path)
+    journal = intake.Journal(intake.folder_for(path))
+    _append(journal, "90800")
+    intake.take(db, path, settle_seconds=0)
+    for file in intake.folder_for(path).glob("*.jsonl"):
+        file.unlink()  # an operator's clean-up while the server runs
+    _append(journal, "90801")
+    assert intake.take(db, path, settle_seconds=0) == 1 and _keys(db) == ["90800", "90801"]
