@@ -156,3 +156,24 @@ def test_a_journal_deleted_under_a_live_writer_is_started_again(tmp_path):
         file.unlink()  # an operator's clean-up while the server runs
     _append(journal, "90801")
     assert intake.take(db, path, settle_seconds=0) == 1 and _keys(db) == ["90800", "90801"]
+
+
+def test_a_surge_with_no_room_anywhere_gets_the_apology_and_loses_nothing_it_acknowledged(
+        tmp_path, caplog):
+    config = make_config(tmp_path, surge="always")
+    app = create_app(config)
+    path = config["storage.path"]
+    intake.folder_for(path).write_text("not a folder")  # the journal cannot be written ...
+    db = get_db(path)
+    db.execute("PRAGMA query_only = ON")  # ... nor the database (a full or read-only disk)
+    chat = Chat(app.test_client(), TOKEN)
+    try:
+        with caplog.at_level(logging.ERROR, logger="bot.webhook"):
+            reply = chat.message("text", {"Content": "区民政局窗口没人", "MsgId": "90900"},
+                                 openid="oIntake0009")
+        assert reply == say("storage_unavailable")  # not the acknowledgement: WeChat's
+        assert "cannot store message 90900" in caplog.text  # retry will bring it back
+        assert app.test_client().get("/healthz").status_code == 200
+    finally:
+        db.execute("PRAGMA query_only = OFF")
+    assert db.execute("SELECT count(*) FROM messages WHERE key = '90900'").fetchone()[0] == 0
