@@ -52,7 +52,12 @@ def folder_for(storage_path: str) -> Path | None:
 
 
 class Journal:
-    """This process's journal file: appends from any thread, one ``write`` each."""
+    """This process's journal file: one ``write`` per message, from any thread.
+
+    The lock is held across each append, so a file is never closed (rotated, or
+    given up after a failed write) while another thread writes to its descriptor,
+    whose number the kernel could otherwise hand to a socket or the database.
+    """
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -65,38 +70,43 @@ class Journal:
         record = {"t": time.time(), "key": key, "openid": openid, "type": msg_type,
                   "at": received_at, "raw": raw, "reply": reply}
         line = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
-        fd = self._fd if self._fd is not None else self._open()
-        state = os.fstat(fd)
-        if state.st_nlink == 0 or state.st_size >= ROTATE_BYTES:
-            self._abandon(fd)  # deleted under us (lines would vanish), or big enough: the
-            fd = self._open()  # taken file is put away once this one lets go of it
-        try:
-            written = os.write(fd, line)  # O_APPEND: appends of several threads never mix
-        except OSError:
-            self._abandon(fd)
-            raise
-        if written != len(line):
-            self._abandon(fd)  # the torn line stays last in that file, which becomes .bad
-            raise OSError(errno.ENOSPC, "the intake journal took only part of a message")
-
-    def _open(self) -> int:
         with self._lock:
-            if self._fd is None:
-                self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-                name = f"{os.getpid()}-{time.time_ns()}"
-                hidden = self.folder / f".{name}.tmp"
-                fd = os.open(hidden, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
-                fcntl.flock(fd, fcntl.LOCK_EX)  # held until this process ends
-                os.rename(hidden, self.folder / f"{name}{SUFFIX}")
-                self._fd = fd
-            return self._fd
+            fd = self._writable()
+            try:
+                written = os.write(fd, line)
+            except OSError:
+                self._let_go()
+                raise
+            if written != len(line):
+                self._let_go()  # the torn line stays last in that file, which becomes .bad
+                raise OSError(errno.ENOSPC, "the intake journal took only part of a message")
 
-    def _abandon(self, fd: int) -> None:
-        """Stop writing to a file after a failed write; the next message opens a new one."""
+    def _writable(self) -> int:
+        """The open file, or a new one: none yet, this one deleted under us (its lines
+        would vanish), or big enough (taken, it is put away once we let go of it)."""
+        if self._fd is not None:
+            state = os.fstat(self._fd)
+            if state.st_nlink == 0 or state.st_size >= ROTATE_BYTES:
+                self._let_go()
+        if self._fd is None:
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            name = f"{os.getpid()}-{time.time_ns()}"
+            hidden = self.folder / f".{name}.tmp"
+            fd = os.open(hidden, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)  # held while this journal writes to the file
+            os.rename(hidden, self.folder / f"{name}{SUFFIX}")
+            self._fd = fd
+        return self._fd
+
+    def _let_go(self) -> None:
+        """Close the file (and release its lock); the next message opens a new one."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def close(self) -> None:
         with self._lock:
-            if self._fd == fd:
-                self._fd = None
-                os.close(fd)
+            self._let_go()
 
 
 _journals: dict[tuple[int, str], Journal] = {}

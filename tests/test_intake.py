@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 
 from bot import create_app
@@ -78,7 +79,7 @@ def test_an_unreadable_line_is_skipped_logged_and_its_file_kept_as_bad(tmp_path,
     with caplog.at_level(logging.ERROR, logger="storage.intake"):
         assert intake.take(db, path, settle_seconds=0) == 2
     assert "unreadable line" in caplog.text and _keys(db) == ["90300", "90302"]
-    journal._abandon(journal._fd)  # the writer ends
+    journal.close()  # the writer ends
     assert intake.tidy(db, path) == 1
     assert not file.exists() and file.with_name(file.name + ".bad").exists()
 
@@ -88,7 +89,7 @@ def test_a_file_is_deleted_only_once_taken_and_its_writer_gone(tmp_path):
     journal = intake.Journal(intake.folder_for(path))
     _append(journal, "90400")
     file = next(intake.folder_for(path).glob("*.jsonl"))
-    journal._abandon(journal._fd)
+    journal.close()
     assert intake.tidy(db, path) == 0 and file.exists()  # not taken yet
     other = intake.Journal(intake.folder_for(path))
     _append(other, "90401")
@@ -177,3 +178,25 @@ def test_a_surge_with_no_room_anywhere_gets_the_apology_and_loses_nothing_it_ack
     finally:
         db.execute("PRAGMA query_only = OFF")
     assert db.execute("SELECT count(*) FROM messages WHERE key = '90900'").fetchone()[0] == 0
+
+
+def test_threads_appending_across_rotations_lose_nothing(tmp_path, monkeypatch):
+    path, db = _db(tmp_path)
+    monkeypatch.setattr(intake, "ROTATE_BYTES", 2000)  # a new file every few messages
+    journal = intake.Journal(intake.folder_for(path))
+
+    def writer(n: int) -> None:
+        for i in range(150):
+            _append(journal, f"91{n}{i:04d}", openid=f"oThread{n}")
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    journal.close()
+    folder = intake.folder_for(path)
+    files = len(list(folder.glob("*.jsonl")))
+    assert files >= 50  # it rotated all along
+    assert intake.take(db, path, settle_seconds=0) == 600
+    assert intake.tidy(db, path) == files and not list(folder.glob("*.jsonl*"))  # none torn
