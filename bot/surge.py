@@ -61,12 +61,6 @@ class SurgeGauge:
                 self._surging_until = now + self.hold_seconds
             return now < self._surging_until
 
-    @property
-    def surging(self) -> bool:
-        """Whether messages are being acknowledged first (no counting)."""
-        return self.mode == "always" or (self.mode == "auto" and
-                                         self._now() < self._surging_until)
-
     def acknowledged(self, key: str) -> None:
         """Count a message acknowledged first; log the count once a second."""
         now = self._now()

@@ -105,13 +105,14 @@ def receive() -> Response:
     message = wxprotocol.parse(envelope.xml)
     incoming = wxprotocol.to_incoming(message)
     gauge = surge.gauge_for(config)
-    if gauge.arrive():
+    acknowledged_first = gauge.arrive()
+    if acknowledged_first:
         text = acknowledge(config, incoming, envelope.xml.decode("utf-8"))
         gauge.acknowledged(incoming.key)  # one log line a second, not one a message
     else:
         text = answer(incoming, envelope.xml.decode("utf-8"))
     xml = wxprotocol.render(message, text, envelope, crypto)
-    log.log(logging.DEBUG if gauge.surging else logging.INFO,
+    log.log(logging.DEBUG if acknowledged_first else logging.INFO,
             "message %s (%s, %s) answered in %.0f ms", incoming.key, incoming.msg_type,
             "aes" if envelope.encrypted else "plain", (time.monotonic() - started) * 1000)
     return Response(xml, mimetype="application/xml" if text else "text/plain")
