@@ -475,12 +475,11 @@ def measure(name: str, server: Server, requests: list[Prepared], args: argparse.
 def queued_count(database: Path) -> int:
     """Messages acknowledged and not yet handled: queued in the inbox or still only in an
     intake journal (storage/intake.py)."""
-    from storage.intake import unread_count
+    from storage.intake import waiting_count
 
     conn = sqlite3.connect(database)
     try:
-        queued = conn.execute("SELECT count(*) FROM messages WHERE status = 'queued'").fetchone()[0]
-        return queued + unread_count(conn, str(database))
+        return waiting_count(conn, str(database))
     finally:
         conn.close()
 

@@ -14,7 +14,7 @@ from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
 from bot.drain import HEARTBEAT_SECONDS, heartbeat_age
-from storage import inbox, intake
+from storage import intake
 from storage.db import get_db
 
 blueprint = Blueprint("health", __name__)
@@ -30,7 +30,7 @@ def healthz() -> ResponseReturnValue:
             "SELECT count(*) FROM outbox WHERE status IN ('pending','sending')"
         ).fetchone()[0]
         failed = db.execute("SELECT count(*) FROM messages WHERE status = 'failed'").fetchone()[0]
-        queued = inbox.count_queued(db) + intake.unread_count(db, config["storage.path"])
+        queued = intake.waiting_count(db, config["storage.path"])
     except sqlite3.Error as error:
         return jsonify(status="error", database="unreachable", error=str(error)), 503
     return jsonify(status="ok", database="ok", mode=config.message_mode, outbox_pending=pending,

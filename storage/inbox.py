@@ -44,10 +44,16 @@ def keep_queued(db: Database, key: str, openid: str, msg_type: str, raw: str,
                 now: datetime, acknowledgement: str) -> bool:
     """Insert a message to be handled later (a retry gets the same acknowledgement);
     False when this key was already kept. Call inside the caller's transaction."""
+    return keep_queued_at(db, key, openid, msg_type, raw, clock.iso(now), acknowledgement)
+
+
+def keep_queued_at(db: Database, key: str, openid: str, msg_type: str, raw: str,
+                   received_at: str, acknowledgement: str) -> bool:
+    """``keep_queued`` with the arrival time already as stored (an intake journal's line)."""
     return db.execute(
         "INSERT OR IGNORE INTO messages (key, openid, msg_type, received_at, raw, status, reply)"
         " VALUES (?,?,?,?,?,'queued',?)",
-        [key, openid, msg_type, clock.iso(now), raw, acknowledgement]).rowcount == 1
+        [key, openid, msg_type, received_at, raw, acknowledgement]).rowcount == 1
 
 
 def has_queued(db: Database, openid: str) -> bool:

@@ -35,6 +35,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from storage import inbox
 from storage.db import write_transaction
 
 log = logging.getLogger(__name__)
@@ -147,8 +148,7 @@ def take(db: Database, storage_path: str, settle_seconds: float | None = None,
     cutoff = (time.time() if now is None else now) - settle
     added = 0
     with write_transaction(db):
-        known = {row[0]: (row[1], row[2]) for row in
-                 db.execute("SELECT name, offset, bad FROM intake_files").fetchall()}
+        known = _known(db)
         found: list[dict[str, Any]] = []
         for path in files:
             offset, bad = known.get(path.name, (0, 0))
@@ -166,18 +166,15 @@ def take(db: Database, storage_path: str, settle_seconds: float | None = None,
 
 
 def _keep(db: Database, record: dict[str, Any]) -> int:
-    inserted = db.execute(
-        "INSERT OR IGNORE INTO messages (key, openid, msg_type, received_at, raw, status, reply)"
-        " VALUES (?,?,?,?,?,'queued',?)",
-        [record["key"], record["openid"], record["type"], record["at"], record["raw"],
-         record["reply"]]).rowcount
+    inserted = inbox.keep_queued_at(db, record["key"], record["openid"], record["type"],
+                                    record["raw"], record["at"], record["reply"])
     if not inserted:
         owner = db.execute("SELECT openid FROM messages WHERE key = ?",
                            [record["key"]]).fetchone()
         if owner is not None and owner[0] != record["openid"]:
             log.warning("message key %s reused by another sender: the second one is not kept",
                         record["key"])
-    return inserted
+    return int(inserted)
 
 
 def _read(path: Path, offset: int, cutoff: float) -> _Read:
@@ -257,36 +254,50 @@ def has_unread(storage_path: str) -> bool:
 
 def unread_count(db: Database, storage_path: str) -> int:
     """Complete lines written and not yet taken (acknowledged, not yet in the inbox)."""
-    offsets = dict(db.execute("SELECT name, offset FROM intake_files").fetchall())
+    known = _known(db)
     total = 0
     for path in _journal_files(folder_for(storage_path)):
         try:
             with path.open("rb") as file:
-                file.seek(offsets.get(path.name, 0))
+                file.seek(known.get(path.name, (0, 0))[0])
                 total += file.read().count(b"\n")
         except OSError:
             continue
     return total
 
 
+def waiting_count(db: Database, storage_path: str) -> int:
+    """Messages acknowledged first and not yet handled: queued in the inbox, or still
+    only in a journal (``/healthz``'s ``messages_queued``)."""
+    return inbox.count_queued(db) + unread_count(db, storage_path)
+
+
 def tidy(db: Database, storage_path: str) -> int:
     """Delete files fully taken whose writer is gone (``.bad`` when a line was skipped or
     the last one is torn); how many files were put away."""
     done = 0
-    offsets = {row[0]: (row[1], row[2]) for row in
-               db.execute("SELECT name, offset, bad FROM intake_files").fetchall()}
+    known = _known(db)
     folder = folder_for(storage_path)
     for path in _journal_files(folder):
-        offset, bad = offsets.pop(path.name, (0, 0))
+        offset, bad = known.pop(path.name, (0, 0))
         if _put_away(path, offset, bad):
-            with write_transaction(db):
-                db.execute("DELETE FROM intake_files WHERE name = ?", [path.name])
+            _forget(db, path.name)
             done += 1
-    for name in offsets:  # a file put away by another process
+    for name in known:  # a file put away by another process
         if folder is not None and not (folder / name).exists():
-            with write_transaction(db):
-                db.execute("DELETE FROM intake_files WHERE name = ?", [name])
+            _forget(db, name)
     return done
+
+
+def _known(db: Database) -> dict[str, tuple[int, int]]:
+    """Each journal file's taken offset and count of unreadable lines, by name."""
+    return {row[0]: (row[1], row[2]) for row in
+            db.execute("SELECT name, offset, bad FROM intake_files").fetchall()}
+
+
+def _forget(db: Database, name: str) -> None:
+    with write_transaction(db):
+        db.execute("DELETE FROM intake_files WHERE name = ?", [name])
 
 
 def _put_away(path: Path, offset: int, bad: int) -> bool:
